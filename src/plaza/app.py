@@ -1,0 +1,214 @@
+"""The composition root: ``create_app(settings)`` builds every app-scoped object once
+and wires the domains together. Nothing else constructs infrastructure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from plaza import identity, web
+from plaza.config import Settings
+from plaza.core import migrations
+from plaza.core.clock import Clock, SystemClock
+from plaza.core.db import Database
+from plaza.core.errors import install_problem_handlers, problem_response
+from plaza.core.events import EventBus, RedisEventBus
+from plaza.core.http import BodyLimitMiddleware, HttpMetrics, RequestContextMiddleware
+from plaza.core.ids import SnowflakeGenerator
+from plaza.core.logging import configure_logging
+from plaza.core.nodes import NodeIdLease
+from plaza.core.ratelimit import MemoryRateLimiter, Rate, RateLimiter, RedisRateLimiter
+from plaza.core.tasks import Periodic
+
+logger = logging.getLogger("plaza.app")
+
+
+def load_models() -> None:
+    """Import every domain's tables so that ``Base.metadata`` knows them (Alembic)."""
+    import plaza.core.models
+    import plaza.identity.models  # noqa: F401
+
+
+@dataclass
+class Plaza:
+    """The app-scoped objects of one process."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    redis: Redis | None
+    bus: EventBus
+    limiter: RateLimiter
+    ids: SnowflakeGenerator
+    keys: identity.ServerKeys
+    identity: identity.IdentityService
+    security: identity.SecuritySettings
+    lifecycle: identity.AccountLifecycle
+    auth: identity.Authenticator
+    periodic: Periodic
+
+
+def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
+    """Construct (without starting) everything a Plaza process needs."""
+    clock = clock or SystemClock()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(
+        settings.resolved_database_url,
+        pool_size=settings.db_pool_size,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    prefix = settings.redis_prefix
+    bus: EventBus = RedisEventBus(redis, f"{prefix}:events") if redis else EventBus()
+    limiter: RateLimiter = RedisRateLimiter(redis, prefix) if redis else MemoryRateLimiter()
+    ids = SnowflakeGenerator(settings.node_id)
+    keys = identity.ServerKeys(settings.resolved_secret_key())
+    hasher = identity.PasswordHasher(
+        memory_kib=settings.argon2_memory_kib,
+        time_cost=settings.argon2_time_cost,
+        parallelism=settings.argon2_parallelism,
+        max_concurrent=settings.max_concurrent_hashes,
+    )
+    policy = identity.IdentityPolicy(
+        session_idle=timedelta(seconds=settings.session_idle_seconds),
+        session_absolute=timedelta(seconds=settings.session_absolute_seconds),
+        step_up_window=timedelta(seconds=settings.step_up_seconds),
+        mfa_challenge_ttl=timedelta(seconds=settings.mfa_challenge_seconds),
+        deletion_grace=timedelta(days=settings.account_deletion_grace_days),
+        login_failures=Rate(settings.login_failures_per_hour, 3600),
+        signups_per_ip=Rate(settings.signups_per_ip_per_hour, 3600),
+        rp_name=settings.webauthn_rp_name,
+    )
+    identity_service = identity.IdentityService(
+        db=db, bus=bus, limiter=limiter, clock=clock, ids=ids, hasher=hasher, keys=keys,
+        policy=policy,
+    )
+    periodic = Periodic()
+    lifecycle = identity.AccountLifecycle(identity_service)
+    periodic.every(3600, "purge-deleted-accounts", lifecycle.purge_due)
+    plaza = Plaza(
+        settings=settings, clock=clock, db=db, redis=redis, bus=bus, limiter=limiter, ids=ids,
+        keys=keys, identity=identity_service, lifecycle=lifecycle,
+        security=identity.SecuritySettings(identity_service),
+        auth=identity.Authenticator(
+            identity_service, keys, public_url=settings.public_url,
+            rp_name=settings.webauthn_rp_name,
+        ),
+        periodic=periodic,
+    )
+    return plaza
+
+
+async def ensure_schema(plaza: Plaza) -> None:
+    """Apply pending migrations (PLAZA_AUTO_MIGRATE, the default) or refuse to start."""
+    url = plaza.settings.resolved_database_url
+    heads = migrations.head_revisions(url)
+    current = await migrations.current_revisions(plaza.db.engine)
+    if current == heads:
+        return
+    if not plaza.settings.auto_migrate:
+        raise RuntimeError(
+            f"The database schema is at {sorted(current) or 'nothing'}, this Plaza needs "
+            f"{sorted(heads)}. Run `plaza migrate`, or set PLAZA_AUTO_MIGRATE=true."
+        )
+    logger.info("applying database migrations", extra={"to": sorted(heads)})
+    await asyncio.to_thread(migrations.upgrade, url)
+
+
+async def start(plaza: Plaza) -> NodeIdLease | None:
+    await ensure_schema(plaza)
+    lease = None
+    if plaza.ids.node_id is None:
+        lease = NodeIdLease(plaza.db, plaza.clock)
+        plaza.ids.assign(await lease.claim())
+    if plaza.redis is not None:
+        await plaza.redis.ping()
+    await plaza.bus.start()
+    await plaza.periodic.start()
+    return lease
+
+
+async def stop(plaza: Plaza, lease: NodeIdLease | None) -> None:
+    await plaza.periodic.stop()
+    await plaza.bus.stop()
+    if lease is not None:
+        await lease.release()
+    await plaza.db.dispose()
+    if plaza.redis is not None:
+        await plaza.redis.aclose()
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build the Plaza ASGI app. ``clock`` lets tests control time."""
+    settings = settings or Settings()
+    plaza = build(settings, clock=clock)
+    registry = CollectorRegistry()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        lease = await start(plaza)
+        try:
+            yield
+        finally:
+            await stop(plaza, lease)
+
+    app = FastAPI(
+        title="Plaza",
+        version="0.1.0",
+        summary="Posts, messages, calls and a wallet in one account, with no phone number.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.plaza = plaza
+    install_problem_handlers(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        try:
+            async with plaza.db.session(write=False) as session:
+                await session.execute(text("SELECT 1"))
+            if plaza.redis is not None:
+                await plaza.redis.ping()
+        except Exception as exc:
+            logger.warning("not ready", extra={"error": repr(exc)})
+            return problem_response(503, detail=f"A dependency is not answering: {exc!r}")
+        return Response('{"status":"ready"}', media_type="application/json")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(
+        identity.build_router(
+            plaza.identity, plaza.security, plaza.lifecycle, plaza.auth,
+            cookie_secure=settings.cookie_secure,
+        )
+    )
+    web.mount(app, plaza.auth)
+
+    app.add_middleware(
+        BodyLimitMiddleware, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes
+    )
+    app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory``: settings from the environment."""
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    return create_app(settings)

@@ -1,0 +1,163 @@
+"""The ``plaza`` command: serve, migrate, demo data and operator helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+import uvicorn
+
+from plaza.app import Plaza, build, start, stop
+from plaza.config import Settings
+from plaza.core import migrations
+from plaza.core.errors import DomainError
+from plaza.core.logging import configure_logging
+
+T = TypeVar("T")
+
+DEMO_PASSWORD = "plaza-demo-2026"
+DEMO_USERS = ("demo", "alice", "bob", "carol")
+
+
+def _run(work: Callable[[Plaza], Awaitable[T]]) -> T:
+    """Run ``work`` against a started (migrated) Plaza, outside any web server."""
+    settings = Settings()
+
+    async def main() -> T:
+        plaza = build(settings)
+        lease = await start(plaza)
+        try:
+            return await work(plaza)
+        finally:
+            await stop(plaza, lease)
+
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+
+
+@click.group()
+def main() -> None:
+    """Plaza: posts, messages, calls and a wallet in one account, with no phone number."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve Plaza. Applies pending migrations first unless PLAZA_AUTO_MIGRATE=false,
+    in which case it refuses to start on an outdated schema."""
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    if settings.auto_migrate:
+        # Once here, before the workers start, so that they do not race to migrate.
+        migrations.upgrade(settings.resolved_database_url)
+    uvicorn.run(
+        "plaza.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+        ws="websockets-sansio",
+    )
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending database migrations."""
+    settings = Settings()
+    migrations.upgrade(settings.resolved_database_url)
+    click.echo(f"database is at {sorted(migrations.head_revisions(settings.resolved_database_url))}")
+
+
+@main.command()
+def demo() -> None:
+    """Load demo data: the accounts demo, alice, bob and carol (password in the README)."""
+
+    async def load(plaza: Plaza) -> list[str]:
+        made = []
+        for name in DEMO_USERS:
+            if await plaza.identity.find_user(name) is None:
+                await plaza.identity.register(
+                    username=name, password=DEMO_PASSWORD, email=None,
+                    client=_cli_client(),
+                )
+                made.append(name)
+        return made
+
+    made = _run(load)
+    click.echo(f"demo users: {', '.join(DEMO_USERS)} (password {DEMO_PASSWORD!r}); new: {made}")
+
+
+@main.command()
+@click.argument("username")
+@click.option("--email", default=None)
+@click.option("--admin", is_flag=True, help="Make the account an administrator.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def createuser(username: str, email: str | None, admin: bool, password_stdin: bool) -> None:
+    """Create an account (asks for the password)."""
+    password = _read_password(password_stdin)
+
+    async def create(plaza: Plaza) -> None:
+        await plaza.identity.register(
+            username=username, password=password, email=email, client=_cli_client()
+        )
+        if admin:
+            await plaza.identity.set_admin(username, True)
+
+    _run(create)
+    click.echo(f"created {username}{' (admin)' if admin else ''}")
+
+
+@main.group()
+def admin() -> None:
+    """Operator helpers."""
+
+
+@admin.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True)
+def set_password(username: str, password_stdin: bool) -> None:
+    """Set a user's password and sign them out everywhere."""
+    password = _read_password(password_stdin)
+    _run(lambda plaza: plaza.identity.admin_set_password(username, password))
+    click.echo(f"password of {username} changed; all of their sessions ended")
+
+
+@admin.command("make-admin")
+@click.argument("username")
+@click.option("--revoke", is_flag=True, help="Take administrator rights away instead.")
+def make_admin(username: str, revoke: bool) -> None:
+    """Grant (or with --revoke, remove) administrator rights."""
+    _run(lambda plaza: plaza.identity.set_admin(username, not revoke))
+    click.echo(f"{username} is {'no longer ' if revoke else ''}an administrator")
+
+
+@admin.command("purge-deleted")
+def purge_deleted() -> None:
+    """Delete accounts whose deletion grace period has ended (also runs hourly)."""
+    count = _run(lambda plaza: plaza.lifecycle.purge_due())
+    click.echo(f"purged {count} account(s)")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise click.ClickException("the passwords differ")
+    return first
+
+
+def _cli_client() -> object:
+    from plaza.identity import ClientInfo
+
+    return ClientInfo(ip="", user_agent="plaza-cli")
