@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from redis.asyncio import Redis
 from sqlalchemy import text
 
-from plaza import identity, web
+from plaza import web
 from plaza.config import Settings
 from plaza.core import migrations
 from plaza.core.clock import Clock, SystemClock
@@ -28,6 +28,16 @@ from plaza.core.logging import configure_logging
 from plaza.core.nodes import NodeIdLease
 from plaza.core.ratelimit import MemoryRateLimiter, Rate, RateLimiter, RedisRateLimiter
 from plaza.core.tasks import Periodic
+from plaza.identity import (
+    AccountLifecycle,
+    Authenticator,
+    IdentityPolicy,
+    IdentityService,
+    PasswordHasher,
+    SecuritySettings,
+    ServerKeys,
+)
+from plaza.identity import build_router as identity_router
 
 logger = logging.getLogger("plaza.app")
 
@@ -49,11 +59,11 @@ class Plaza:
     bus: EventBus
     limiter: RateLimiter
     ids: SnowflakeGenerator
-    keys: identity.ServerKeys
-    identity: identity.IdentityService
-    security: identity.SecuritySettings
-    lifecycle: identity.AccountLifecycle
-    auth: identity.Authenticator
+    keys: ServerKeys
+    identity: IdentityService
+    security: SecuritySettings
+    lifecycle: AccountLifecycle
+    auth: Authenticator
     periodic: Periodic
 
 
@@ -71,14 +81,14 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
     bus: EventBus = RedisEventBus(redis, f"{prefix}:events") if redis else EventBus()
     limiter: RateLimiter = RedisRateLimiter(redis, prefix) if redis else MemoryRateLimiter()
     ids = SnowflakeGenerator(settings.node_id)
-    keys = identity.ServerKeys(settings.resolved_secret_key())
-    hasher = identity.PasswordHasher(
+    keys = ServerKeys(settings.resolved_secret_key())
+    hasher = PasswordHasher(
         memory_kib=settings.argon2_memory_kib,
         time_cost=settings.argon2_time_cost,
         parallelism=settings.argon2_parallelism,
         max_concurrent=settings.max_concurrent_hashes,
     )
-    policy = identity.IdentityPolicy(
+    policy = IdentityPolicy(
         session_idle=timedelta(seconds=settings.session_idle_seconds),
         session_absolute=timedelta(seconds=settings.session_absolute_seconds),
         step_up_window=timedelta(seconds=settings.step_up_seconds),
@@ -88,19 +98,35 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
         signups_per_ip=Rate(settings.signups_per_ip_per_hour, 3600),
         rp_name=settings.webauthn_rp_name,
     )
-    identity_service = identity.IdentityService(
-        db=db, bus=bus, limiter=limiter, clock=clock, ids=ids, hasher=hasher, keys=keys,
+    identity_service = IdentityService(
+        db=db,
+        bus=bus,
+        limiter=limiter,
+        clock=clock,
+        ids=ids,
+        hasher=hasher,
+        keys=keys,
         policy=policy,
     )
     periodic = Periodic()
-    lifecycle = identity.AccountLifecycle(identity_service)
+    lifecycle = AccountLifecycle(identity_service)
     periodic.every(3600, "purge-deleted-accounts", lifecycle.purge_due)
     plaza = Plaza(
-        settings=settings, clock=clock, db=db, redis=redis, bus=bus, limiter=limiter, ids=ids,
-        keys=keys, identity=identity_service, lifecycle=lifecycle,
-        security=identity.SecuritySettings(identity_service),
-        auth=identity.Authenticator(
-            identity_service, keys, public_url=settings.public_url,
+        settings=settings,
+        clock=clock,
+        db=db,
+        redis=redis,
+        bus=bus,
+        limiter=limiter,
+        ids=ids,
+        keys=keys,
+        identity=identity_service,
+        lifecycle=lifecycle,
+        security=SecuritySettings(identity_service),
+        auth=Authenticator(
+            identity_service,
+            keys,
+            public_url=settings.public_url,
             rp_name=settings.webauthn_rp_name,
         ),
         periodic=periodic,
@@ -193,8 +219,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(
-        identity.build_router(
-            plaza.identity, plaza.security, plaza.lifecycle, plaza.auth,
+        identity_router(
+            plaza.identity,
+            plaza.security,
+            plaza.lifecycle,
+            plaza.auth,
             cookie_secure=settings.cookie_secure,
         )
     )

@@ -16,10 +16,11 @@ from plaza.config import Settings
 from plaza.core import migrations
 from plaza.core.errors import DomainError
 from plaza.core.logging import configure_logging
+from plaza.identity import ClientInfo
 
 T = TypeVar("T")
 
-DEMO_PASSWORD = "plaza-demo-2026"
+DEMO_PASSWORD = "plaza-demo-2026"  # noqa: S105 - documented in the README for demo data
 DEMO_USERS = ("demo", "alice", "bob", "carol")
 
 
@@ -75,7 +76,9 @@ def migrate() -> None:
     """Apply pending database migrations."""
     settings = Settings()
     migrations.upgrade(settings.resolved_database_url)
-    click.echo(f"database is at {sorted(migrations.head_revisions(settings.resolved_database_url))}")
+    click.echo(
+        f"database is at {sorted(migrations.head_revisions(settings.resolved_database_url))}"
+    )
 
 
 @main.command()
@@ -87,7 +90,9 @@ def demo() -> None:
         for name in DEMO_USERS:
             if await plaza.identity.find_user(name) is None:
                 await plaza.identity.register(
-                    username=name, password=DEMO_PASSWORD, email=None,
+                    username=name,
+                    password=DEMO_PASSWORD,
+                    email=None,
                     client=_cli_client(),
                 )
                 made.append(name)
@@ -157,7 +162,5 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
-def _cli_client() -> object:
-    from plaza.identity import ClientInfo
-
+def _cli_client() -> ClientInfo:
     return ClientInfo(ip="", user_agent="plaza-cli")

@@ -123,4 +123,3 @@ def _sqlite_engine(url: str, busy_timeout_ms: int, *, immediate: bool) -> AsyncE
         connection.exec_driver_sql(begin)
 
     return engine
-

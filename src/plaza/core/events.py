@@ -56,9 +56,7 @@ class EventBus:
     def publish(self, session: AsyncSession, event: Event) -> None:
         """Stage ``event``; it is delivered if and when the session's transaction commits."""
         self._types.setdefault(event.topic, type(event))
-        staged: list[tuple[EventBus, Event]] = session.sync_session.info.setdefault(
-            _OUTBOX_KEY, []
-        )
+        staged: list[tuple[EventBus, Event]] = session.sync_session.info.setdefault(_OUTBOX_KEY, [])
         staged.append((self, event))
 
     async def publish_now(self, event: Event) -> None:

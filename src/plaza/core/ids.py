@@ -53,8 +53,10 @@ class SnowflakeGenerator:
             else:
                 self._sequence = 0
             self._last_ms = now
-            return ((now - EPOCH_MS) << TIMESTAMP_SHIFT) | (self.node_id << SEQUENCE_BITS) | (
-                self._sequence
+            return (
+                ((now - EPOCH_MS) << TIMESTAMP_SHIFT)
+                | (self.node_id << SEQUENCE_BITS)
+                | (self._sequence)
             )
 
 

@@ -50,7 +50,7 @@ class NodeIdLease:
                 free = [n for n in range(MAX_NODE + 1) if n not in held]
                 if not free:
                     raise RuntimeError("every Snowflake node id is leased; too many processes")
-                candidate = random.choice(free)
+                candidate = random.choice(free)  # noqa: S311 - spreads claims, not a secret
                 await session.execute(
                     delete(NodeLease).where(
                         NodeLease.node_id == candidate, NodeLease.expires_at <= now

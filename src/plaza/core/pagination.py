@@ -18,9 +18,7 @@ from plaza.core.errors import InvalidInput
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
-Limit = Annotated[
-    int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (at most 100).")
-]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (at most 100).")]
 Cursor = Annotated[str | None, Query(max_length=200, description="Opaque cursor from a page.")]
 
 

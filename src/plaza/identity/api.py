@@ -4,11 +4,10 @@ No `from __future__ import annotations` here: FastAPI must see the real types of
 the `Annotated` aliases defined inside `build_router`.
 """
 
-
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
 import orjson
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from plaza.core.pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, decode_cursor, encode_cursor
 from plaza.core.schemas import Page
@@ -41,19 +40,30 @@ def build_router(
         out.two_factor_enabled = two_factor
         return out
 
-    def session_created(request: Request, response: Response, result: SignInResult) -> s.SessionCreated:
-        assert result.token is not None and result.token_hash is not None
+    def session_created(
+        request: Request, response: Response, result: SignInResult
+    ) -> s.SessionCreated:
+        assert result.token is not None
+        assert result.token_hash is not None
         response.set_cookie(
-            SESSION_COOKIE, result.token,
+            SESSION_COOKIE,
+            result.token,
             max_age=int(identity.policy.session_absolute.total_seconds()),
-            httponly=True, samesite="lax", secure=cookie_secure, path="/",
+            httponly=True,
+            samesite="lax",
+            secure=cookie_secure,
+            path="/",
         )
         device = auth.client(request).device
         if identity.known_device(result.user.username_key, device) is None:
             response.set_cookie(
-                DEVICE_COOKIE, identity.device_token(result.user.username_key),
-                max_age=DEVICE_COOKIE_SECONDS, httponly=True, samesite="lax",
-                secure=cookie_secure, path="/api/v1/sessions",
+                DEVICE_COOKIE,
+                identity.device_token(result.user.username_key),
+                max_age=DEVICE_COOKIE_SECONDS,
+                httponly=True,
+                samesite="lax",
+                secure=cookie_secure,
+                path="/api/v1/sessions",
             )
         return s.SessionCreated(
             token=result.token,
@@ -61,21 +71,32 @@ def build_router(
             csrf_token=auth.keys.csrf_token(result.token_hash),
         )
 
-    @router.post("/accounts", status_code=status.HTTP_201_CREATED, response_model=s.UserOut,
-                 responses={409: {"description": "Username taken"}})
+    @router.post(
+        "/accounts",
+        status_code=status.HTTP_201_CREATED,
+        response_model=s.UserOut,
+        responses={409: {"description": "Username taken"}},
+    )
     async def sign_up(body: s.SignUp, request: Request) -> s.UserOut:
         """Create an account with a username and password. No phone number, ever."""
         user = await identity.register(
-            username=body.username, password=body.password, email=body.email,
+            username=body.username,
+            password=body.password,
+            email=body.email,
             client=auth.client(request),
         )
         return user_out(user, False)
 
-    @router.post("/sessions", status_code=status.HTTP_201_CREATED,
-                 response_model=s.SessionCreated | s.MfaRequired,
-                 responses={200: {"model": s.MfaRequired, "description": "Second factor due"},
-                            401: {"description": "Wrong credentials"},
-                            429: {"description": "Throttled"}})
+    @router.post(
+        "/sessions",
+        status_code=status.HTTP_201_CREATED,
+        response_model=s.SessionCreated | s.MfaRequired,
+        responses={
+            200: {"model": s.MfaRequired, "description": "Second factor due"},
+            401: {"description": "Wrong credentials"},
+            429: {"description": "Throttled"},
+        },
+    )
     async def sign_in(body: s.SignIn, request: Request, response: Response) -> Any:
         """Sign in with a password; answers 200 with an MFA token when a second factor is due."""
         result = await identity.sign_in(
@@ -86,13 +107,19 @@ def build_router(
             return s.MfaRequired(mfa_token=result.mfa_token, methods=result.methods)
         return session_created(request, response, result)
 
-    @router.post("/sessions/mfa", status_code=status.HTTP_201_CREATED,
-                 response_model=s.SessionCreated)
-    async def complete_mfa(body: s.MfaVerify, request: Request, response: Response) -> s.SessionCreated:
+    @router.post(
+        "/sessions/mfa", status_code=status.HTTP_201_CREATED, response_model=s.SessionCreated
+    )
+    async def complete_mfa(
+        body: s.MfaVerify, request: Request, response: Response
+    ) -> s.SessionCreated:
         """Finish signing in with a TOTP code, a recovery code or a passkey."""
         result = await identity.complete_mfa(
-            mfa_token=body.mfa_token, totp_code=body.totp_code, recovery_code=body.recovery_code,
-            passkey=_passkey(body.passkey), rp=auth.relying_party(request),
+            mfa_token=body.mfa_token,
+            totp_code=body.totp_code,
+            recovery_code=body.recovery_code,
+            passkey=_passkey(body.passkey),
+            rp=auth.relying_party(request),
             client=auth.client(request),
         )
         return session_created(request, response, result)
@@ -109,12 +136,17 @@ def build_router(
         options = await identity.passkey_options(auth.relying_party(request))
         return s.CeremonyOut(challenge_id=options.challenge_id, public_key=options.public_key)
 
-    @router.post("/sessions/passkey", status_code=status.HTTP_201_CREATED,
-                 response_model=s.SessionCreated)
-    async def passkey_sign_in(body: s.PasskeyAssertion, request: Request, response: Response) -> s.SessionCreated:
+    @router.post(
+        "/sessions/passkey", status_code=status.HTTP_201_CREATED, response_model=s.SessionCreated
+    )
+    async def passkey_sign_in(
+        body: s.PasskeyAssertion, request: Request, response: Response
+    ) -> s.SessionCreated:
         result = await identity.sign_in_with_passkey(
-            rp=auth.relying_party(request), challenge_id=body.challenge_id,
-            credential=body.credential, client=auth.client(request),
+            rp=auth.relying_party(request),
+            challenge_id=body.challenge_id,
+            credential=body.credential,
+            client=auth.client(request),
         )
         return session_created(request, response, result)
 
@@ -134,10 +166,12 @@ def build_router(
     async def list_devices(me: Me) -> Page[s.DeviceOut]:
         """Signed-in devices, most recently used first."""
         rows = await identity.list_sessions(me)
-        return Page(data=[
-            s.DeviceOut.model_validate({**_columns(r), "current": r.id == me.session.id})
-            for r in rows
-        ])
+        return Page(
+            data=[
+                s.DeviceOut.model_validate({**_columns(r), "current": r.id == me.session.id})
+                for r in rows
+            ]
+        )
 
     @router.delete("/me/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
     async def revoke_device(session_id: int, me: Me, request: Request) -> Response:
@@ -148,9 +182,13 @@ def build_router(
     async def step_up(body: s.StepUp, me: Me, request: Request) -> dict[str, str]:
         """Re-prove this session before a sensitive change (second factor, else password)."""
         until = await identity.step_up(
-            me, password=body.password, totp_code=body.totp_code,
-            recovery_code=body.recovery_code, passkey=_passkey(body.passkey),
-            rp=auth.relying_party(request), client=auth.client(request),
+            me,
+            password=body.password,
+            totp_code=body.totp_code,
+            recovery_code=body.recovery_code,
+            passkey=_passkey(body.passkey),
+            rp=auth.relying_party(request),
+            client=auth.client(request),
         )
         return {"valid_until": until.isoformat().replace("+00:00", "Z")}
 
@@ -187,8 +225,9 @@ def build_router(
         await security.disable_totp(me, auth.client(request))
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    @router.post("/me/recovery-codes", status_code=status.HTTP_201_CREATED,
-                 response_model=s.RecoveryCodes)
+    @router.post(
+        "/me/recovery-codes", status_code=status.HTTP_201_CREATED, response_model=s.RecoveryCodes
+    )
     async def new_recovery_codes(me: Me, request: Request) -> s.RecoveryCodes:
         codes = await security.regenerate_recovery_codes(me, auth.client(request))
         return s.RecoveryCodes(recovery_codes=codes)
@@ -206,8 +245,12 @@ def build_router(
     @router.post("/me/passkeys", status_code=status.HTTP_201_CREATED, response_model=s.PasskeyOut)
     async def add_passkey(body: s.PasskeyRegistration, me: Me, request: Request) -> s.PasskeyOut:
         passkey = await security.add_passkey(
-            me, auth.relying_party(request), challenge_id=body.challenge_id,
-            credential=body.credential, name=body.name, client=auth.client(request),
+            me,
+            auth.relying_party(request),
+            challenge_id=body.challenge_id,
+            credential=body.credential,
+            name=body.name,
+            client=auth.client(request),
         )
         return s.PasskeyOut.model_validate(passkey)
 
@@ -239,11 +282,14 @@ def build_router(
         return Response(
             orjson.dumps(data, option=orjson.OPT_INDENT_2),
             media_type="application/json",
-            headers={"Content-Disposition": f'attachment; filename="plaza-{me.user.username}.json"'},
+            headers={
+                "Content-Disposition": f'attachment; filename="plaza-{me.user.username}.json"'
+            },
         )
 
-    @router.post("/me/deletion", status_code=status.HTTP_202_ACCEPTED,
-                 response_model=dict[str, str])
+    @router.post(
+        "/me/deletion", status_code=status.HTTP_202_ACCEPTED, response_model=dict[str, str]
+    )
     async def delete_account(body: s.DeleteAccount, me: Me, request: Request) -> Any:
         """Schedule deletion after the grace period and sign out everywhere."""
         when = await lifecycle.schedule_deletion(
@@ -262,4 +308,3 @@ def build_router(
 
 def _columns(obj: Any) -> dict[str, Any]:
     return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
-

@@ -59,7 +59,12 @@ def secret_context(user_id: int) -> bytes:
 
 
 async def consume_totp(
-    session: AsyncSession, keys: ServerKeys, *, user_id: int, code: str, now: datetime,
+    session: AsyncSession,
+    keys: ServerKeys,
+    *,
+    user_id: int,
+    code: str,
+    now: datetime,
     confirmed: bool = True,
 ) -> bool:
     """Accept ``code`` at most once: only for a step later than the last one accepted."""
@@ -89,7 +94,11 @@ def _new_recovery_code() -> str:
 
 
 async def replace_recovery_codes(
-    session: AsyncSession, keys: ServerKeys, ids: SnowflakeGenerator, *, user_id: int,
+    session: AsyncSession,
+    keys: ServerKeys,
+    ids: SnowflakeGenerator,
+    *,
+    user_id: int,
     now: datetime,
 ) -> list[str]:
     """Void every existing code and store a new set; returns the new codes, shown once."""

@@ -43,14 +43,17 @@ class AccountLifecycle:
         async with self.db.session(write=False) as session:
             user = await session.get(User, user_id)
             assert user is not None
-            sessions = (await session.scalars(
-                select(AuthSession).where(AuthSession.user_id == user_id)
-            )).all()
+            sessions = (
+                await session.scalars(select(AuthSession).where(AuthSession.user_id == user_id))
+            ).all()
             keys = (await session.scalars(select(Passkey).where(Passkey.user_id == user_id))).all()
-            log = (await session.scalars(
-                select(SecurityEvent).where(SecurityEvent.user_id == user_id)
-                .order_by(SecurityEvent.id)
-            )).all()
+            log = (
+                await session.scalars(
+                    select(SecurityEvent)
+                    .where(SecurityEvent.user_id == user_id)
+                    .order_by(SecurityEvent.id)
+                )
+            ).all()
             totp = await session.get(TotpFactor, user_id)
         data: dict[str, Any] = {
             "format": "plaza-export/1",
@@ -59,7 +62,9 @@ class AccountLifecycle:
             "totp_enabled": bool(totp and totp.confirmed_at),
             "passkeys": [dump(PasskeyOut.model_validate(k)) for k in keys],
             "sessions": [
-                dump(DeviceOut.model_validate({**_attrs(s), "current": s.id == principal.session.id}))
+                dump(
+                    DeviceOut.model_validate({**_attrs(s), "current": s.id == principal.session.id})
+                )
                 for s in sessions
             ],
             "security_log": [dump(SecurityEventOut.model_validate(e)) for e in log],
@@ -104,9 +109,11 @@ class AccountLifecycle:
         now = self.clock.now()
         purged = 0
         async with self.db.session() as session:
-            due = (await session.scalars(
-                select(User.id).where(User.deletion_scheduled_for <= now).limit(500)
-            )).all()
+            due = (
+                await session.scalars(
+                    select(User.id).where(User.deletion_scheduled_for <= now).limit(500)
+                )
+            ).all()
             for user_id in due:
                 await session.execute(delete(User).where(User.id == user_id))
                 self.identity.bus.publish(session, AccountDeleted(user_id=user_id))

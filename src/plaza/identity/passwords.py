@@ -38,7 +38,9 @@ def check_password_policy(password: str, *, username: str, field: str = "passwor
         raise InvalidInput(field, f"must be at most {MAX_LENGTH} characters")
     lowered = normalised.lower()
     if lowered in common_passwords():
-        raise InvalidInput(field, "is too common; choose one that is not on lists of leaked passwords")
+        raise InvalidInput(
+            field, "is too common; choose one that is not on lists of leaked passwords"
+        )
     if lowered == username.lower():
         raise InvalidInput(field, "must not be the username")
     return normalised
@@ -66,10 +68,13 @@ class PasswordHasher:
 
     async def hash(self, password: str) -> str:
         async with self._slots:
-            return await asyncio.to_thread(self._argon2.hash, unicodedata.normalize("NFKC", password))
+            return await asyncio.to_thread(
+                self._argon2.hash, unicodedata.normalize("NFKC", password)
+            )
 
     async def verify(self, stored_hash: str | None, password: str) -> bool:
-        """Whether ``password`` matches; with ``stored_hash=None`` spends the same time and says no."""
+        """Whether ``password`` matches. With ``stored_hash=None`` it spends the same time
+        and says no."""
         candidate = unicodedata.normalize("NFKC", password)
         async with self._slots:
             return await asyncio.to_thread(self._verify_sync, stored_hash, candidate)

@@ -47,9 +47,9 @@ class SecuritySettings:
         async with self.db.session(write=False) as session:
             totp = await session.get(TotpFactor, principal.user.id)
             count = await session.scalar(
-                select(func.count()).select_from(Passkey).where(
-                    Passkey.user_id == principal.user.id
-                )
+                select(func.count())
+                .select_from(Passkey)
+                .where(Passkey.user_id == principal.user.id)
             )
             left = await factors.unused_recovery_codes(session, principal.user.id)
         return FactorSummary(
@@ -121,7 +121,9 @@ class SecuritySettings:
             self.identity._log(session, principal.user.id, "totp.disabled", client)
             await session.commit()
 
-    async def regenerate_recovery_codes(self, principal: Principal, client: ClientInfo) -> list[str]:
+    async def regenerate_recovery_codes(
+        self, principal: Principal, client: ClientInfo
+    ) -> list[str]:
         """A new set of 10 codes; the old set stops working at once."""
         self.identity.require_step_up(principal)
         async with self.db.session() as session:
@@ -157,8 +159,14 @@ class SecuritySettings:
         self.identity.require_step_up(principal)
         async with self.db.session() as session:
             passkey = await passkeys.register(
-                session, self.ids, rp, user=principal.user, challenge_id=challenge_id,
-                credential=credential, name=name, now=self.clock.now(),
+                session,
+                self.ids,
+                rp,
+                user=principal.user,
+                challenge_id=challenge_id,
+                credential=credential,
+                name=name,
+                now=self.clock.now(),
             )
             await self.identity._revoke_others(session, principal)
             self.identity._log(session, principal.user.id, "passkey.added", client, name=name)
@@ -184,7 +192,9 @@ class SecuritySettings:
             await session.commit()
             return passkey
 
-    async def remove_passkey(self, principal: Principal, passkey_id: int, client: ClientInfo) -> None:
+    async def remove_passkey(
+        self, principal: Principal, passkey_id: int, client: ClientInfo
+    ) -> None:
         self.identity.require_step_up(principal)
         async with self.db.session() as session:
             passkey = await session.get(Passkey, passkey_id)
@@ -192,7 +202,9 @@ class SecuritySettings:
                 raise NotFound("No such passkey.")
             await session.delete(passkey)
             await self.identity._revoke_others(session, principal)
-            self.identity._log(session, principal.user.id, "passkey.removed", client, name=passkey.name)
+            self.identity._log(
+                session, principal.user.id, "passkey.removed", client, name=passkey.name
+            )
             await session.commit()
 
     async def step_up_passkey_options(

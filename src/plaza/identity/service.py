@@ -46,8 +46,26 @@ from plaza.identity.tokens import ServerKeys, new_token, token_hash
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{3,32}$")
 RESERVED_USERNAMES = frozenset(
-    {"admin", "administrator", "api", "me", "settings", "login", "signup", "support", "plaza",
-     "root", "system", "help", "about", "static", "home", "messages", "wallet", "security"}
+    {
+        "admin",
+        "administrator",
+        "api",
+        "me",
+        "settings",
+        "login",
+        "signup",
+        "support",
+        "plaza",
+        "root",
+        "system",
+        "help",
+        "about",
+        "static",
+        "home",
+        "messages",
+        "wallet",
+        "security",
+    }
 )
 MFA_ATTEMPTS = 5
 # Touch last_seen_at at most this often: a write per request would cap read throughput.
@@ -67,7 +85,7 @@ class IdentityPolicy:
     deletion_grace: timedelta
     login_failures: Rate
     signups_per_ip: Rate
-    second_factor_failures: Rate = Rate(10, 3600)
+    second_factor_failures: Rate = field(default_factory=lambda: Rate(10, 3600))
     rp_name: str = "Plaza"
 
 
@@ -136,7 +154,9 @@ class IdentityService:
         password = check_password_policy(password, username=username)
         if client.ip:
             await enforce(
-                self.limiter, f"signup:ip:{client.ip}", self.policy.signups_per_ip,
+                self.limiter,
+                f"signup:ip:{client.ip}",
+                self.policy.signups_per_ip,
                 "Too many new accounts from this address; try again later.",
             )
         password_hash = await self.hasher.hash(password)
@@ -212,9 +232,9 @@ class IdentityService:
         new_hash = await self.hasher.hash(password)
         async with self.db.session() as session:
             await session.execute(
-                update(User).where(User.id == user.id).values(
-                    password_hash=new_hash, password_changed_at=self.clock.now()
-                )
+                update(User)
+                .where(User.id == user.id)
+                .values(password_hash=new_hash, password_changed_at=self.clock.now())
             )
             await self._revoke_where(session, user.id, exclude=None)
             self._log(session, user.id, "password.reset_by_admin", ClientInfo())
@@ -277,7 +297,11 @@ class IdentityService:
                     await session.commit()
             raise Unauthorized("Wrong username or password.")
         await self._return_attempt(throttle)
-        rehash = await self.hasher.hash(password) if self.hasher.needs_rehash(user.password_hash) else None
+        rehash = (
+            await self.hasher.hash(password)
+            if self.hasher.needs_rehash(user.password_hash)
+            else None
+        )
         async with self.db.session() as session:
             if rehash:
                 await session.execute(
@@ -338,8 +362,14 @@ class IdentityService:
         challenge_id, user_id = row
         async with self.db.session() as session:
             method = await self._verify_factor(
-                session, user_id, totp_code=totp_code, recovery_code=recovery_code,
-                passkey=passkey, rp=rp, client=client, now=now,
+                session,
+                user_id,
+                totp_code=totp_code,
+                recovery_code=recovery_code,
+                passkey=passkey,
+                rp=rp,
+                client=client,
+                now=now,
             )
             challenge = await session.get(MfaChallenge, challenge_id)
             if challenge is None:
@@ -351,7 +381,9 @@ class IdentityService:
             await session.commit()
         return SignInResult(user=user, token=token, token_hash=hashed, two_factor_enabled=True)
 
-    async def passkey_options(self, rp: RelyingParty, mfa_token: str | None = None) -> passkeys.CeremonyOptions:
+    async def passkey_options(
+        self, rp: RelyingParty, mfa_token: str | None = None
+    ) -> passkeys.CeremonyOptions:
         """Options to sign in with a passkey: any passkey, or the MFA user's passkeys."""
         now = self.clock.now()
         async with self.db.session() as session:
@@ -377,7 +409,9 @@ class IdentityService:
     ) -> SignInResult:
         """Passwordless sign-in: a user-verified passkey is itself two factors."""
         await enforce(
-            self.limiter, f"passkey:ip:{client.ip or 'unknown'}", self.policy.login_failures,
+            self.limiter,
+            f"passkey:ip:{client.ip or 'unknown'}",
+            self.policy.login_failures,
             "Too many passkey sign-in attempts; wait before trying again.",
         )
         now = self.clock.now()
@@ -409,13 +443,19 @@ class IdentityService:
             if rp is None:
                 raise InvalidInput("passkey", "passkeys need the page origin")
             await passkeys.authenticate(
-                session, rp, challenge_id=passkey[0], credential=passkey[1], now=now,
+                session,
+                rp,
+                challenge_id=passkey[0],
+                credential=passkey[1],
+                now=now,
                 user_id=user_id,
             )
             return "passkey"
         bucket = f"mfa:user:{user_id}"
         await enforce(
-            self.limiter, bucket, self.policy.second_factor_failures,
+            self.limiter,
+            bucket,
+            self.policy.second_factor_failures,
             "Too many wrong codes; wait before trying again.",
         )
         if totp_code is not None:
@@ -506,7 +546,9 @@ class IdentityService:
                 )
                 await session.commit()
             auth.last_seen_at = now
-        return Principal(user=user, session=auth, two_factor_enabled=two_factor, via_cookie=via_cookie)
+        return Principal(
+            user=user, session=auth, two_factor_enabled=two_factor, via_cookie=via_cookie
+        )
 
     async def sign_out(self, principal: Principal) -> None:
         async with self.db.session() as session:
@@ -528,20 +570,29 @@ class IdentityService:
             )
             return list(rows.all())
 
-    async def revoke_session(self, principal: Principal, session_id: int, client: ClientInfo) -> None:
+    async def revoke_session(
+        self, principal: Principal, session_id: int, client: ClientInfo
+    ) -> None:
         """End one of the user's own sessions; someone else's is a 404."""
         async with self.db.session() as session:
             revoked = await self._revoke_where(session, principal.user.id, only=session_id)
             if not revoked:
                 raise NotFound("No such session.")
-            self._log(session, principal.user.id, "session.revoked", client, session_id=str(session_id))
+            self._log(
+                session, principal.user.id, "session.revoked", client, session_id=str(session_id)
+            )
             await session.commit()
 
     async def _revoke_others(self, session: AsyncSession, principal: Principal) -> None:
         await self._revoke_where(session, principal.user.id, exclude=principal.session.id)
 
     async def _revoke_where(
-        self, session: AsyncSession, user_id: int, *, only: int | None = None, exclude: int | None = None
+        self,
+        session: AsyncSession,
+        user_id: int,
+        *,
+        only: int | None = None,
+        exclude: int | None = None,
     ) -> list[int]:
         conditions = [AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)]
         if only is not None:
@@ -549,7 +600,9 @@ class IdentityService:
         if exclude is not None:
             conditions.append(AuthSession.id != exclude)
         result = await session.execute(
-            update(AuthSession).where(*conditions).values(revoked_at=self.clock.now())
+            update(AuthSession)
+            .where(*conditions)
+            .values(revoked_at=self.clock.now())
             .returning(AuthSession.id)
         )
         ids = [row[0] for row in result.all()]
@@ -589,11 +642,21 @@ class IdentityService:
         user_id = principal.user.id
         async with self.db.session() as session:
             if principal.two_factor_enabled:
-                if password is not None and (totp_code, recovery_code, passkey) == (None, None, None):
+                if password is not None and (totp_code, recovery_code, passkey) == (
+                    None,
+                    None,
+                    None,
+                ):
                     raise Forbidden("step-up needs your second factor, not the password")
                 await self._verify_factor(
-                    session, user_id, totp_code=totp_code, recovery_code=recovery_code,
-                    passkey=passkey, rp=rp, client=client, now=now,
+                    session,
+                    user_id,
+                    totp_code=totp_code,
+                    recovery_code=recovery_code,
+                    passkey=passkey,
+                    rp=rp,
+                    client=client,
+                    now=now,
                 )
             else:
                 if password is None:
