@@ -43,9 +43,12 @@ logger = logging.getLogger("plaza.app")
 
 
 def load_models() -> None:
-    """Import every domain's tables so that ``Base.metadata`` knows them (Alembic)."""
+    """Import every domain's tables so that ``Base.metadata`` knows them (Alembic).
+
+    A domain's public package imports its models, so importing the package is enough.
+    """
     import plaza.core.models
-    import plaza.identity.models  # noqa: F401
+    import plaza.identity  # noqa: F401
 
 
 @dataclass
