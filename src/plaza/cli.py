@@ -164,3 +164,7 @@ def _read_password(from_stdin: bool) -> str:
 
 def _cli_client() -> ClientInfo:
     return ClientInfo(ip="", user_agent="plaza-cli")
+
+
+if __name__ == "__main__":
+    main()

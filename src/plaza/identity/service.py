@@ -526,19 +526,26 @@ class IdentityService:
         now = self.clock.now()
         hashed = token_hash(token)
         async with self.db.session(write=False) as session:
+            # One round trip per request: the session, its user, and whether a second
+            # factor is enrolled.
+            has_totp = (
+                select(TotpFactor.user_id)
+                .where(TotpFactor.user_id == User.id, TotpFactor.confirmed_at.is_not(None))
+                .exists()
+            )
+            has_passkey = select(Passkey.id).where(Passkey.user_id == User.id).exists()
             row = (
                 await session.execute(
-                    select(AuthSession, User)
+                    select(AuthSession, User, has_totp | has_passkey)
                     .join(User, User.id == AuthSession.user_id)
                     .where(AuthSession.token_hash == hashed, AuthSession.revoked_at.is_(None))
                 )
             ).first()
             if row is None:
                 return None
-            auth, user = row
+            auth, user, two_factor = row
             if auth.expires_at <= now or auth.last_seen_at + self.policy.session_idle <= now:
                 return None
-            two_factor = bool(await self._second_factor_methods(session, user.id))
         if now - auth.last_seen_at >= TOUCH_EVERY:
             async with self.db.session() as session:
                 await session.execute(
@@ -547,7 +554,7 @@ class IdentityService:
                 await session.commit()
             auth.last_seen_at = now
         return Principal(
-            user=user, session=auth, two_factor_enabled=two_factor, via_cookie=via_cookie
+            user=user, session=auth, two_factor_enabled=bool(two_factor), via_cookie=via_cookie
         )
 
     async def sign_out(self, principal: Principal) -> None:
