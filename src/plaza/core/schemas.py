@@ -5,10 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-# Ids are 64-bit; JavaScript numbers are not, so they travel as strings.
-IdStr = Annotated[int, PlainSerializer(lambda v: str(v), return_type=str, when_used="json")]
+MAX_ID = 2**63 - 1
+
+# Ids are 64-bit; JavaScript numbers are not, so they travel as strings. Bounded so
+# that an out-of-range id is a 422, not a database overflow.
+IdStr = Annotated[
+    int,
+    Field(ge=0, le=MAX_ID),
+    PlainSerializer(lambda v: str(v), return_type=str, when_used="json"),
+]
+# An id in a URL path.
+IdPath = Annotated[int, Path(ge=0, le=MAX_ID)]
 
 
 def _rfc3339(value: datetime) -> str:

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from plaza.core.pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, decode_cursor, encode_cursor
-from plaza.core.schemas import Page
+from plaza.core.schemas import IdPath, Page
 from plaza.identity import schemas as s
 from plaza.identity.auth import DEVICE_COOKIE, SESSION_COOKIE, Authenticator
 from plaza.identity.lifecycle import AccountLifecycle
@@ -174,7 +174,7 @@ def build_router(
         )
 
     @router.delete("/me/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-    async def revoke_device(session_id: int, me: Me, request: Request) -> Response:
+    async def revoke_device(session_id: IdPath, me: Me, request: Request) -> Response:
         await identity.revoke_session(me, session_id, auth.client(request))
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -255,11 +255,11 @@ def build_router(
         return s.PasskeyOut.model_validate(passkey)
 
     @router.patch("/me/passkeys/{passkey_id}", response_model=s.PasskeyOut)
-    async def rename_passkey(passkey_id: int, body: s.PasskeyRename, me: Me) -> s.PasskeyOut:
+    async def rename_passkey(passkey_id: IdPath, body: s.PasskeyRename, me: Me) -> s.PasskeyOut:
         return s.PasskeyOut.model_validate(await security.rename_passkey(me, passkey_id, body.name))
 
     @router.delete("/me/passkeys/{passkey_id}", status_code=status.HTTP_204_NO_CONTENT)
-    async def remove_passkey(passkey_id: int, me: Me, request: Request) -> Response:
+    async def remove_passkey(passkey_id: IdPath, me: Me, request: Request) -> Response:
         await security.remove_passkey(me, passkey_id, auth.client(request))
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
