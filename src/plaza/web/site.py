@@ -12,7 +12,8 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from plaza.identity import Authenticator, Principal
@@ -33,6 +34,17 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+
+
+class StaticAssets(StaticFiles):
+    """/static: browsers revalidate each file (a cheap 304), so an upgrade never mixes
+    old and new ES modules."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 @dataclass(frozen=True)
@@ -116,4 +128,6 @@ class Site:
     def login_redirect(self, request: Request) -> RedirectResponse:
         """Send a signed-out visitor to /login, coming back here afterwards."""
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if target == "/":
+            return RedirectResponse("/login", status_code=303)
         return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
