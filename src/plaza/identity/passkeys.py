@@ -22,7 +22,7 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
     PublicKeyCredentialDescriptor,
@@ -150,7 +150,8 @@ async def register(
             expected_origin=rp.origin,
             require_user_verification=True,
         )
-    except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
+    # WebAuthnException also covers malformed JSON, CBOR and keys, not only failed checks.
+    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
         raise InvalidInput("credential", f"passkey registration failed: {exc}") from exc
     transports = credential.get("response", {}).get("transports") or []
     passkey = Passkey(
@@ -197,7 +198,7 @@ async def authenticate(
             credential_current_sign_count=passkey.sign_count,
             require_user_verification=True,
         )
-    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
         raise InvalidInput("credential", f"passkey check failed: {exc}") from exc
     passkey.sign_count = verified.new_sign_count
     passkey.backed_up = verified.credential_backed_up

@@ -8,10 +8,17 @@ from pydantic import EmailStr, Field
 
 from plaza.core.schemas import IdStr, Input, Output, Timestamp
 
+_PASSWORD: dict[str, Any] = {"min_length": 1, "max_length": 1024}
+_TOTP_CODE: dict[str, Any] = {"min_length": 6, "max_length": 8, "pattern": r"^[0-9 ]+$"}
+_RECOVERY_CODE: dict[str, Any] = {"min_length": 8, "max_length": 32}
+
 Username = Field(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_]+$")
-PasswordIn = Field(min_length=1, max_length=1024)
-TotpCode = Field(min_length=6, max_length=8, pattern=r"^[0-9 ]+$")
-RecoveryCodeIn = Field(min_length=8, max_length=32)
+PasswordIn = Field(**_PASSWORD)
+TotpCode = Field(**_TOTP_CODE)
+# The factors a body may carry one of: optional, so a client sends only the one it uses.
+OptionalPassword = Field(default=None, **_PASSWORD)
+OptionalTotpCode = Field(default=None, **_TOTP_CODE)
+OptionalRecoveryCode = Field(default=None, **_RECOVERY_CODE)
 
 
 class SignUp(Input):
@@ -32,8 +39,8 @@ class PasskeyAssertion(Input):
 
 class MfaVerify(Input):
     mfa_token: str = Field(min_length=10, max_length=100)
-    totp_code: str | None = TotpCode
-    recovery_code: str | None = RecoveryCodeIn
+    totp_code: str | None = OptionalTotpCode
+    recovery_code: str | None = OptionalRecoveryCode
     passkey: PasskeyAssertion | None = None
 
 
@@ -42,9 +49,9 @@ class MfaToken(Input):
 
 
 class StepUp(Input):
-    password: str | None = PasswordIn
-    totp_code: str | None = TotpCode
-    recovery_code: str | None = RecoveryCodeIn
+    password: str | None = OptionalPassword
+    totp_code: str | None = OptionalTotpCode
+    recovery_code: str | None = OptionalRecoveryCode
     passkey: PasskeyAssertion | None = None
 
 

@@ -168,12 +168,14 @@ class SecuritySettings:
                 name=name,
                 now=self.clock.now(),
             )
-            await self.identity._revoke_others(session, principal)
-            self.identity._log(session, principal.user.id, "passkey.added", client, name=name)
             try:
-                await session.commit()
+                # Flushed here: the revocation below would autoflush it outside the try.
+                await session.flush()
             except IntegrityError as exc:
                 raise Conflict("That passkey is already registered.") from exc
+            await self.identity._revoke_others(session, principal)
+            self.identity._log(session, principal.user.id, "passkey.added", client, name=name)
+            await session.commit()
         return passkey
 
     async def list_passkeys(self, principal: Principal) -> list[Passkey]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -371,10 +371,13 @@ class IdentityService:
                 client=client,
                 now=now,
             )
-            challenge = await session.get(MfaChallenge, challenge_id)
-            if challenge is None:
+            # A conditional delete, so that two factors raced on one MFA token cannot both
+            # finish the sign-in: the loser matches no row and rolls back its factor use.
+            finished = await session.execute(
+                delete(MfaChallenge).where(MfaChallenge.id == challenge_id)
+            )
+            if finished.rowcount != 1:  # type: ignore[attr-defined]
                 raise Unauthorized("This sign-in was already completed.")
-            await session.delete(challenge)
             user = await session.get(User, user_id)
             assert user is not None
             token, hashed = await self._start_session(session, user, f"password+{method}", client)
@@ -407,10 +410,12 @@ class IdentityService:
     async def sign_in_with_passkey(
         self, *, rp: RelyingParty, challenge_id: int, credential: dict[str, Any], client: ClientInfo
     ) -> SignInResult:
-        """Passwordless sign-in: a user-verified passkey is itself two factors."""
+        """Passwordless sign-in: a user-verified passkey is itself two factors. Failed
+        attempts count per address; over the limit raises RateLimited."""
+        throttle = f"passkey:ip:{client.ip or 'unknown'}"
         await enforce(
             self.limiter,
-            f"passkey:ip:{client.ip or 'unknown'}",
+            throttle,
             self.policy.login_failures,
             "Too many passkey sign-in attempts; wait before trying again.",
         )
@@ -424,6 +429,8 @@ class IdentityService:
             token, hashed = await self._start_session(session, user, "passkey", client)
             self._log(session, user.id, "passkey.used", client, name=used.name)
             await session.commit()
+        # Like password sign-ins, only failures count: a shared address keeps signing in.
+        await self.limiter.release(throttle, self.policy.login_failures)
         return SignInResult(user=user, token=token, token_hash=hashed, two_factor_enabled=True)
 
     async def _verify_factor(
@@ -649,29 +656,34 @@ class IdentityService:
         user_id = principal.user.id
         async with self.db.session() as session:
             if principal.two_factor_enabled:
-                if password is not None and (totp_code, recovery_code, passkey) == (
-                    None,
-                    None,
-                    None,
-                ):
-                    raise Forbidden("step-up needs your second factor, not the password")
-                await self._verify_factor(
-                    session,
-                    user_id,
-                    totp_code=totp_code,
-                    recovery_code=recovery_code,
-                    passkey=passkey,
-                    rp=rp,
-                    client=client,
-                    now=now,
-                )
+                if (totp_code, recovery_code, passkey) == (None, None, None):
+                    if password is not None:
+                        raise Forbidden("step-up needs your second factor, not the password")
+                    raise InvalidInput("body", "give one of totp_code, recovery_code, passkey")
+                try:
+                    await self._verify_factor(
+                        session,
+                        user_id,
+                        totp_code=totp_code,
+                        recovery_code=recovery_code,
+                        passkey=passkey,
+                        rp=rp,
+                        client=client,
+                        now=now,
+                    )
+                except Unauthorized as exc:
+                    # The session is signed in; a wrong code must not read as "signed out".
+                    raise Forbidden(exc.detail) from exc
             else:
                 if password is None:
                     raise InvalidInput("password", "is required to confirm it is you")
-                await self._take_attempt([f"login:account:{principal.user.username_key}"])
+                # Counted per session, not in the account's sign-in bucket: strangers
+                # guessing the password must not stop the signed-in owner stepping up.
+                throttle = [f"step-up:session:{principal.session.id}"]
+                await self._take_attempt(throttle)
                 if not await self.hasher.verify(principal.user.password_hash, password):
-                    raise Unauthorized("Wrong password.")
-                await self._return_attempt([f"login:account:{principal.user.username_key}"])
+                    raise Forbidden("Wrong password.")
+                await self._return_attempt(throttle)
             await session.execute(
                 update(AuthSession)
                 .where(AuthSession.id == principal.session.id)
