@@ -24,8 +24,8 @@ def totp_code(secret: str, clock: ManualClock, offset: int = 0) -> str:
 
 
 def problem_fields(response: httpx.Response) -> list[str]:
-    """Field names of a 422 problem, without FastAPI's location prefix ("body.")."""
-    return [e["field"].split(".")[-1] for e in response.json().get("errors", [])]
+    """Field names of a 422 problem: body fields as the client named them."""
+    return [e["field"] for e in response.json().get("errors", [])]
 
 
 @dataclass

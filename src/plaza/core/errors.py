@@ -123,12 +123,67 @@ def problem_response(
 
 
 def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
-    # FastAPI prefixes the location ("body", "query", ...); keep it, it tells the
-    # client where the field was, and join the rest as a dotted path.
-    return ".".join(str(part) for part in loc)
+    # Body fields are named as the client wrote them ("password", "passkey.credential"),
+    # the same names that domain errors use; other locations keep their prefix
+    # ("query.limit", "path.session_id") so that the client knows where to look.
+    parts = [str(part) for part in loc]
+    if len(parts) > 1 and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem document.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "On a 422: which fields were refused, and why.",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def _document_problems(document: dict[str, Any]) -> None:
+    """Say in the OpenAPI document what the handlers below really send: every error
+    (FastAPI's own 422 included) is a problem, and any status not listed may be one."""
+    document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses: dict[str, Any] = operation["responses"]
+            for status, response in responses.items():
+                if status[:1] in ("4", "5"):
+                    response["content"] = content
+            responses.setdefault(
+                "default", {"description": "Any other outcome: a problem", "content": content}
+            )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _document_problems(build_openapi())  # FastAPI caches it in app.openapi_schema
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None

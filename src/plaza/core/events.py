@@ -56,8 +56,11 @@ class EventBus:
     def publish(self, session: AsyncSession, event: Event) -> None:
         """Stage ``event``; it is delivered if and when the session's transaction commits."""
         self._types.setdefault(event.topic, type(event))
-        staged: list[tuple[EventBus, Event]] = session.sync_session.info.setdefault(_OUTBOX_KEY, [])
-        staged.append((self, event))
+        sync = session.sync_session
+        staged: list[_Staged] = sync.info.setdefault(_OUTBOX_KEY, [])
+        # Remember the savepoint (if any) it was published in, so that rolling the
+        # savepoint back drops the event with the rows.
+        staged.append((self, event, sync.get_nested_transaction()))
 
     async def publish_now(self, event: Event) -> None:
         """Deliver an event that belongs to no transaction (typing indicators, presence)."""
@@ -162,11 +165,16 @@ class RedisEventBus(EventBus):
         await self._dispatch(item)
 
 
+_Staged = tuple[EventBus, Event, SessionTransaction | None]
+
+
 @sa_event.listens_for(Session, "after_commit")
 def _deliver_after_commit(session: Session) -> None:
-    staged: list[tuple[EventBus, Event]] = session.info.pop(_OUTBOX_KEY, [])
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint was released; the events wait for the real commit
+    staged: list[_Staged] = session.info.pop(_OUTBOX_KEY, [])
     by_bus: dict[int, tuple[EventBus, list[Event]]] = {}
-    for bus, item in staged:
+    for bus, item, _savepoint in staged:
         by_bus.setdefault(id(bus), (bus, []))[1].append(item)
     for bus, items in by_bus.values():
         bus._committed(items)
@@ -178,3 +186,20 @@ def _drop_uncommitted(session: Session, transaction: SessionTransaction) -> None
     # is still staged when the outermost transaction ends was rolled back.
     if transaction.parent is None:
         session.info.pop(_OUTBOX_KEY, None)
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back_savepoint(session: Session, previous: SessionTransaction) -> None:
+    if not previous.nested:
+        return
+    staged: list[_Staged] | None = session.info.get(_OUTBOX_KEY)
+    if staged:
+        staged[:] = [entry for entry in staged if not _within(entry[2], previous)]
+
+
+def _within(transaction: SessionTransaction | None, savepoint: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is savepoint:
+            return True
+        transaction = transaction.parent
+    return False

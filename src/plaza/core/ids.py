@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=EPOCH_MS)
+_MS = timedelta(milliseconds=1)
 NODE_BITS = 10
 SEQUENCE_BITS = 12
 MAX_NODE = (1 << NODE_BITS) - 1
@@ -66,8 +68,7 @@ def _now_ms() -> int:
 
 def id_timestamp(snowflake: int) -> datetime:
     """When the id was minted."""
-    ms = (snowflake >> TIMESTAMP_SHIFT) + EPOCH_MS
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    return _EPOCH + (snowflake >> TIMESTAMP_SHIFT) * _MS
 
 
 def id_node(snowflake: int) -> int:
@@ -75,6 +76,9 @@ def id_node(snowflake: int) -> int:
 
 
 def min_id_at(moment: datetime) -> int:
-    """The smallest id that could have been minted at ``moment``; for time-range queries."""
-    ms = int(moment.timestamp() * 1000)
-    return max(ms - EPOCH_MS, 0) << TIMESTAMP_SHIFT
+    """The smallest id that could have been minted at ``moment``; for time-range queries.
+
+    Integer arithmetic: ``moment.timestamp() * 1000`` is a float and can land in the
+    millisecond before ``moment``, which would let a range query take in older ids.
+    """
+    return max((moment - _EPOCH) // _MS, 0) << TIMESTAMP_SHIFT

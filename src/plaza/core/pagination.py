@@ -36,6 +36,7 @@ def decode_cursor(cursor: str | None) -> int | None:
         value = int(orjson.loads(raw)["b"])
     except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
         raise InvalidInput("query.cursor", "not a cursor this server issued") from exc
-    if value < 0:
+    # Sort keys are signed 64-bit ids; a larger number would overflow the database driver.
+    if not 0 <= value < 2**63:
         raise InvalidInput("query.cursor", "not a cursor this server issued")
     return value

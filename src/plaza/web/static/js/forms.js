@@ -23,7 +23,7 @@ function describedBy(input, id, add) {
   else input.removeAttribute("aria-describedby");
 }
 
-/** The input a problem's field names: "body.new_password" -> the "new_password" input. */
+/** The input a problem's field names: "new_password" (or "query.x") -> that input. */
 function inputFor(form, field) {
   if (!form || !field) return null;
   const parts = String(field).split(".").filter((p) => !["body", "query", "path"].includes(p));
