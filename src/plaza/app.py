@@ -154,15 +154,21 @@ async def ensure_schema(plaza: Plaza) -> None:
 
 
 async def start(plaza: Plaza) -> NodeIdLease | None:
-    await ensure_schema(plaza)
+    """Check the schema, lease a node id, connect the bus and start background jobs.
+    On failure, whatever was started is stopped again before the error propagates."""
     lease = None
-    if plaza.ids.node_id is None:
-        lease = NodeIdLease(plaza.db, plaza.clock)
-        plaza.ids.assign(await lease.claim())
-    if plaza.redis is not None:
-        await plaza.redis.ping()
-    await plaza.bus.start()
-    await plaza.periodic.start()
+    try:
+        await ensure_schema(plaza)
+        if plaza.ids.node_id is None:
+            lease = NodeIdLease(plaza.db, plaza.clock, plaza.ids)
+            await lease.claim()
+        if plaza.redis is not None:
+            await plaza.redis.ping()
+        await plaza.bus.start()
+        await plaza.periodic.start()
+    except BaseException:
+        await stop(plaza, lease)
+        raise
     return lease
 
 
@@ -213,8 +219,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             if plaza.redis is not None:
                 await plaza.redis.ping()
         except Exception as exc:
+            # The cause (hosts, ports) goes to the log, not to whoever asks.
             logger.warning("not ready", extra={"error": repr(exc)})
-            return problem_response(503, detail=f"A dependency is not answering: {exc!r}")
+            return problem_response(503, detail="The database or Redis is not answering.")
         return Response('{"status":"ready"}', media_type="application/json")
 
     @app.get("/metrics", include_in_schema=False)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from plaza.core.clock import Clock
 from plaza.core.db import Database
-from plaza.core.ids import MAX_NODE
+from plaza.core.ids import MAX_NODE, SnowflakeGenerator
 from plaza.core.models import NodeLease
 
 LEASE = timedelta(minutes=5)
@@ -28,15 +28,22 @@ logger = logging.getLogger("plaza.nodes")
 
 
 class NodeIdLease:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, ids: SnowflakeGenerator | None = None) -> None:
         self._db = db
         self._clock = clock
+        self._ids = ids
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
         self.node_id: int | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def claim(self) -> int:
-        """Take a node id nobody holds; raises RuntimeError when all 1024 are held."""
+        """Take a node id nobody holds (and give it to the generator, if any), then keep
+        renewing the lease. Raises RuntimeError when all 1024 are held."""
+        node_id = await self._claim_free_id()
+        self._task = asyncio.create_task(self._renew_forever(), name="plaza-node-lease")
+        return node_id
+
+    async def _claim_free_id(self) -> int:
         for _attempt in range(20):
             now = self._clock.now()
             async with self._db.session() as session:
@@ -65,7 +72,8 @@ class NodeIdLease:
                     await session.rollback()
                     continue
             self.node_id = candidate
-            self._task = asyncio.create_task(self._renew_forever(), name="plaza-node-lease")
+            if self._ids is not None:
+                self._ids.assign(candidate)
             return candidate
         raise RuntimeError("could not lease a Snowflake node id")
 
@@ -74,12 +82,21 @@ class NodeIdLease:
             await asyncio.sleep(RENEW_EVERY_SECONDS)
             try:
                 async with self._db.session() as session:
-                    await session.execute(
+                    renewed = await session.execute(
                         update(NodeLease)
                         .where(NodeLease.node_id == self.node_id, NodeLease.holder == self.holder)
                         .values(expires_at=self._clock.now() + LEASE)
                     )
                     await session.commit()
+                if renewed.rowcount == 0:  # type: ignore[attr-defined]
+                    # The lease lapsed (a stall or outage longer than LEASE) and may now be
+                    # another process's: minting on with it could duplicate ids.
+                    lost = self.node_id
+                    await self._claim_free_id()
+                    logger.error(
+                        "node-id lease was lost; took a new one",
+                        extra={"lost": lost, "node_id": self.node_id},
+                    )
             except Exception:
                 logger.exception("renewing the node-id lease failed; will retry")
 
@@ -90,7 +107,7 @@ class NodeIdLease:
                 await self._task
         if self.node_id is None:
             return
-        with contextlib.suppress(Exception):
+        try:
             async with self._db.session() as session:
                 await session.execute(
                     delete(NodeLease).where(
@@ -98,3 +115,6 @@ class NodeIdLease:
                     )
                 )
                 await session.commit()
+        except Exception:
+            # Shutting down anyway; the lease simply expires on its own.
+            logger.warning("could not release the node-id lease", exc_info=True)
