@@ -242,9 +242,10 @@ def build_router(
         options = await security.passkey_registration_options(me, auth.relying_party(request))
         return s.CeremonyOut(challenge_id=options.challenge_id, public_key=options.public_key)
 
-    @router.post("/me/passkeys", status_code=status.HTTP_201_CREATED, response_model=s.PasskeyOut)
-    async def add_passkey(body: s.PasskeyRegistration, me: Me, request: Request) -> s.PasskeyOut:
-        passkey = await security.add_passkey(
+    @router.post("/me/passkeys", status_code=status.HTTP_201_CREATED, response_model=s.PasskeyAdded)
+    async def add_passkey(body: s.PasskeyRegistration, me: Me, request: Request) -> s.PasskeyAdded:
+        """Register a passkey; the first factor of an account also brings recovery codes."""
+        passkey, codes = await security.add_passkey(
             me,
             auth.relying_party(request),
             challenge_id=body.challenge_id,
@@ -252,7 +253,9 @@ def build_router(
             name=body.name,
             client=auth.client(request),
         )
-        return s.PasskeyOut.model_validate(passkey)
+        added = s.PasskeyAdded.model_validate(passkey)
+        added.recovery_codes = codes
+        return added
 
     @router.patch("/me/passkeys/{passkey_id}", response_model=s.PasskeyOut)
     async def rename_passkey(passkey_id: IdPath, body: s.PasskeyRename, me: Me) -> s.PasskeyOut:

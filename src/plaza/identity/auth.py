@@ -70,7 +70,16 @@ class Authenticator:
         return principal
 
     async def websocket(self, websocket: WebSocket) -> Principal | None:
-        """For the stream: the cookie (checked against Origin) or a Bearer header."""
+        """For the stream: a Bearer header, or the cookie from a page of this origin.
+
+        Browsers send cookies on cross-site WebSocket handshakes and CSRF tokens do not
+        apply there, so a cookie is honoured only with this site's Origin.
+        """
+        cookie_only = "authorization" not in websocket.headers and bool(
+            websocket.cookies.get(SESSION_COOKIE)
+        )
+        if cookie_only and websocket.headers.get("origin") != self.relying_party(websocket).origin:
+            raise Forbidden("Cross-site WebSocket refused: the Origin is not this site.")
         return await self._resolve(websocket, "GET")
 
     def csrf_token(self, principal: Principal) -> str:
@@ -83,9 +92,10 @@ class Authenticator:
             device=request.cookies.get(DEVICE_COOKIE),
         )
 
-    def relying_party(self, request: Request) -> RelyingParty:
+    def relying_party(self, request: HTTPConnection) -> RelyingParty:
         """The WebAuthn relying party: the configured public URL, else this request's host."""
         base = self.public_url or str(request.base_url)
         parts = urlsplit(base)
-        origin = f"{parts.scheme}://{parts.netloc}"
+        scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+        origin = f"{scheme}://{parts.netloc}"
         return RelyingParty(id=parts.hostname or "localhost", name=self.rp_name, origin=origin)

@@ -140,6 +140,12 @@ class PasskeyOut(Output):
     backed_up: bool
 
 
+class PasskeyAdded(PasskeyOut):
+    """A new passkey; ``recovery_codes`` is set, once, when it was the first factor."""
+
+    recovery_codes: list[str] | None = None
+
+
 class SecurityEventOut(Output):
     id: IdStr
     kind: str

@@ -12,10 +12,11 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from plaza.core.errors import Conflict, InvalidInput, NotFound
 from plaza.identity import factors, passkeys
-from plaza.identity.models import Passkey, TotpFactor
+from plaza.identity.models import Passkey, RecoveryCode, TotpFactor
 from plaza.identity.passkeys import RelyingParty
 from plaza.identity.service import ClientInfo, IdentityService, Principal
 
@@ -117,9 +118,17 @@ class SecuritySettings:
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise NotFound("TOTP is not enabled.")
+            await self._void_codes_without_factor(session, principal.user.id)
             await self.identity._revoke_others(session, principal)
             self.identity._log(session, principal.user.id, "totp.disabled", client)
             await session.commit()
+
+    async def _void_codes_without_factor(self, session: AsyncSession, user_id: int) -> None:
+        """Recovery codes back up a second factor; with none left they must not linger,
+        or they would silently come back to life with the next factor enrolled."""
+        await session.flush()
+        if not await self.identity._second_factor_methods(session, user_id):
+            await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
 
     async def regenerate_recovery_codes(
         self, principal: Principal, client: ClientInfo
@@ -155,7 +164,9 @@ class SecuritySettings:
         credential: dict[str, Any],
         name: str,
         client: ClientInfo,
-    ) -> Passkey:
+    ) -> tuple[Passkey, list[str] | None]:
+        """Register a passkey. When the account has no recovery codes yet (its first
+        factor), a set is issued too and returned, to be shown once."""
         self.identity.require_step_up(principal)
         async with self.db.session() as session:
             passkey = await passkeys.register(
@@ -173,10 +184,15 @@ class SecuritySettings:
                 await session.flush()
             except IntegrityError as exc:
                 raise Conflict("That passkey is already registered.") from exc
+            codes = None
+            if not await factors.unused_recovery_codes(session, principal.user.id):
+                codes = await factors.replace_recovery_codes(
+                    session, self.keys, self.ids, user_id=principal.user.id, now=self.clock.now()
+                )
             await self.identity._revoke_others(session, principal)
             self.identity._log(session, principal.user.id, "passkey.added", client, name=name)
             await session.commit()
-        return passkey
+        return passkey, codes
 
     async def list_passkeys(self, principal: Principal) -> list[Passkey]:
         async with self.db.session(write=False) as session:
@@ -203,6 +219,7 @@ class SecuritySettings:
             if passkey is None or passkey.user_id != principal.user.id:
                 raise NotFound("No such passkey.")
             await session.delete(passkey)
+            await self._void_codes_without_factor(session, principal.user.id)
             await self.identity._revoke_others(session, principal)
             self.identity._log(
                 session, principal.user.id, "passkey.removed", client, name=passkey.name

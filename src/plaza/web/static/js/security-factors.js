@@ -276,13 +276,15 @@ function initPasskeys(page) {
     clearErrors(region, form);
     busy(form.querySelector("[type=submit]"), () =>
       attempt(region, form, async () => {
-        await guarded(section, async () => {
+        const added = await guarded(section, async () => {
           const options = await api.post("/api/v1/me/passkeys/options");
           const credential = await createPasskey(options.public_key);
-          await api.post("/api/v1/me/passkeys", { challenge_id: options.challenge_id, credential, name });
+          return api.post("/api/v1/me/passkeys", { challenge_id: options.challenge_id, credential, name });
         });
         form.reset();
         say($("passkey-status"), `Passkey “${name}” added.`);
+        // The account's first factor comes with recovery codes, shown this once.
+        if (added && added.recovery_codes) showCodes(added.recovery_codes);
         await page.refreshPasskeys();
         await page.refreshFactors();
         page.refreshDevices();
