@@ -112,6 +112,10 @@ async def test_passkey_registration_then_passwordless_sign_in(page: Any) -> None
     await expect(page.locator("#passkey-status")).to_have_text("Passkey “Test laptop” added.")
     await expect(page.locator("#passkey-list")).to_contain_text("Test laptop")
     await expect(page.locator("#passkey-badge")).to_have_text("1 passkey")
+    # The first factor comes with recovery codes, shown once.
+    await expect(page.locator("#recovery-list li")).to_have_count(10)
+    await page.get_by_role("button", name="I have saved them").click()
+    await expect(page.locator("#recovery-codes")).to_be_hidden()
 
     await page.get_by_role("button", name="Rename passkey Test laptop").click()
     await page.get_by_label("New name for “Test laptop”").fill("Work laptop")
