@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import re
+import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,15 @@ PYTHON = sys.executable
 PG_ADMIN_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET_KEY = "bench-secret-key-not-for-production-0123456789"
 PASSWORD = "correct horse battery staple"
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so that ``finally`` blocks stop the servers."""
+
+    def handler(_signum: int, _frame: object) -> None:
+        raise SystemExit(143)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def free_port() -> int:
@@ -68,7 +76,8 @@ def backend(name: str) -> Iterator[Backend]:
         _psql(f"CREATE DATABASE {db}")
         try:
             dsn = PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{db}"
-            yield Backend(name, dsn.replace("postgresql://", "postgresql+asyncpg://"), dsn, data_dir)
+            url = dsn.replace("postgresql://", "postgresql+asyncpg://")
+            yield Backend(name, url, dsn, data_dir)
         finally:
             _psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
@@ -107,7 +116,7 @@ class Server:
     def __init__(self, argv: list[str], env: dict[str, str], port: int, probe: str) -> None:
         self.argv, self.env, self.port, self.probe = argv, env, port, probe
         self.base = f"http://127.0.0.1:{port}"
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -151,19 +160,6 @@ class Server:
         self.stop()
 
 
-def vm_hwm_kib(pid: int) -> int:
-    """Peak resident set size of a process, from /proc/PID/status."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError("VmHWM not found")
-
-
-def reset_hwm(pid: int) -> None:
-    """Reset the peak RSS counter (Linux: write 5 to clear_refs)."""
-    Path(f"/proc/{pid}/clear_refs").write_text("5")
-
-
 def sign_up_and_in(base: str, username: str) -> str:
     with httpx.Client(base_url=base, timeout=30) as c:
         r = c.post("/api/v1/accounts", json={"username": username, "password": PASSWORD})
@@ -193,14 +189,22 @@ def _ms(text: str) -> float:
 
 
 def wrk(
-    url: str, *, threads: int, connections: int, seconds: int, headers: dict[str, str],
+    url: str,
+    *,
+    threads: int,
+    connections: int,
+    seconds: int,
+    headers: dict[str, str],
     cpus: str | None,
 ) -> WrkResult:
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for k, v in headers.items():
         argv += ["-H", f"{k}: {v}"]
     out = subprocess.run(
-        pinned(cpus, [*argv, url]), capture_output=True, text=True, check=True,
+        pinned(cpus, [*argv, url]),
+        capture_output=True,
+        text=True,
+        check=True,
         timeout=seconds + 30,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -218,8 +222,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A Markdown table (readable as plain text too)."""
     cells = [[str(h) for h in headers], *[[_fmt(c) for c in r] for r in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
-             for r in cells]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells
+    ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
 
@@ -228,23 +233,3 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.2f}"
     return str(value)
-
-
-def machine() -> str:
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-         if ln.startswith("model name")), platform.processor() or "?",
-    )
-    mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
-    try:
-        pg = subprocess.run(
-            ["psql", PG_ADMIN_DSN, "-qAtc", "SHOW server_version"], capture_output=True,
-            text=True, timeout=10, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pg = "unavailable"
-    return (
-        f"{os.cpu_count()} CPUs ({model}), {mem_kib / 1048576:.1f} GiB RAM, "
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, PostgreSQL {pg}, "
-        f"{time.strftime('%Y-%m-%d %H:%M %Z')}"
-    )

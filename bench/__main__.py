@@ -1,0 +1,31 @@
+"""Run the benchmarks: ``.venv/bin/python -m bench [name ...]`` (default: all of them).
+
+Each benchmark also runs alone, with its own options: ``python -m bench.me_read --help``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from bench import me_read, profile_me, signin
+from bench._common import exit_on_sigterm
+
+BENCHMARKS = {"me_read": me_read.main, "signin": signin.main, "profile_me": profile_me.main}
+
+
+def main() -> None:
+    exit_on_sigterm()
+    names = sys.argv[1:] or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
+    for name in names:
+        started = time.monotonic()
+        print(f"\n=== {name} ===", flush=True)
+        BENCHMARKS[name]([])
+        print(f"=== {name}: {time.monotonic() - started:.0f}s ===", flush=True)
+
+
+if __name__ == "__main__":
+    main()
