@@ -61,11 +61,10 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def redis_url() -> str:
-    """The test Redis: skipped when unset, a failure when unset on CI."""
+    """The test Redis. Unset, the Redis tests skip: the SQLite pass of CI leaves it unset
+    and the PostgreSQL + Redis pass runs them. Set but not answering fails on CI."""
     if not REDIS_URL:
-        if IN_CI:
-            pytest.fail("CI=true but PLAZA_TEST_REDIS_URL is not set")
-        pytest.skip("PLAZA_TEST_REDIS_URL is not set")
+        pytest.skip("PLAZA_TEST_REDIS_URL is not set (the PostgreSQL + Redis pass runs this)")
     return REDIS_URL
 
 
