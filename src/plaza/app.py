@@ -4,6 +4,7 @@ and wires the domains together. Nothing else constructs infrastructure."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -191,6 +192,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         lease = await start(plaza)
+        # Everything built at start-up lives as long as the process: moving it out of
+        # the collector's view keeps full collections (event-loop pauses of ~170 ms
+        # measured in bench/) short.
+        gc.freeze()
         try:
             yield
         finally:

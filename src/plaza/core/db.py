@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event, make_url
+from sqlalchemy import DateTime, Executable, MetaData, Row, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -82,8 +82,10 @@ class Database:
             self.engine = _sqlite_engine(url, busy_timeout_ms, immediate=True)
             self.read_engine = _sqlite_engine(url, busy_timeout_ms, immediate=False)
         else:
+            # No pre-ping: it costs round trips on every checkout. A connection broken
+            # by a database restart fails one request and the pool is invalidated.
             self.engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
             )
             self.read_engine = self.engine
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -95,6 +97,23 @@ class Database:
         factory = self.sessions if write else self.read_sessions
         async with factory() as session:
             yield session
+
+    async def fetch_one(
+        self, statement: Executable, params: dict[str, Any] | None = None
+    ) -> Row[Any] | None:
+        """Run one read-only statement outside any transaction and return its first row.
+
+        For hot, single-statement reads (the session lookup of every request): it skips
+        BEGIN/ROLLBACK, which on SQLite are thread hops and on PostgreSQL round trips.
+        A read of several statements that must agree needs ``session(write=False)``.
+        """
+        async with self.read_engine.connect() as connection:
+            if self.is_sqlite:
+                connection = await connection.execution_options(plaza_no_begin=True)
+            else:
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            result = await connection.execute(statement, params or {})
+            return result.first()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -120,6 +139,9 @@ def _sqlite_engine(url: str, busy_timeout_ms: int, *, immediate: bool) -> AsyncE
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        # With the driver's own transactions off, statements outside BEGIN autocommit;
+        # fetch_one relies on that for single-statement reads.
+        if not connection.get_execution_options().get("plaza_no_begin"):
+            connection.exec_driver_sql(begin)
 
     return engine

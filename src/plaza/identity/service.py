@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,6 +70,27 @@ RESERVED_USERNAMES = frozenset(
 MFA_ATTEMPTS = 5
 # Touch last_seen_at at most this often: a write per request would cap read throughput.
 TOUCH_EVERY = timedelta(seconds=60)
+
+
+_SESSION_COLUMNS = list(AuthSession.__table__.columns)
+_USER_COLUMNS = list(User.__table__.columns)
+# Every authenticated request runs this, so it is built once, reads plain columns
+# (no ORM identity map) and answers in one round trip: the session, its user, and
+# whether a second factor is enrolled.
+_PRINCIPAL_LOOKUP = (
+    select(
+        *(c.label(f"s_{c.key}") for c in _SESSION_COLUMNS),
+        *(c.label(f"u_{c.key}") for c in _USER_COLUMNS),
+        (
+            select(TotpFactor.user_id)
+            .where(TotpFactor.user_id == User.id, TotpFactor.confirmed_at.is_not(None))
+            .exists()
+            | select(Passkey.id).where(Passkey.user_id == User.id).exists()
+        ).label("two_factor"),
+    )
+    .join_from(AuthSession, User, User.id == AuthSession.user_id)
+    .where(AuthSession.token_hash == bindparam("token_hash"), AuthSession.revoked_at.is_(None))
+)
 
 
 class StepUpRequired(DomainError):
@@ -532,27 +553,15 @@ class IdentityService:
         """The principal for a session token, or None if unknown, revoked or expired."""
         now = self.clock.now()
         hashed = token_hash(token)
-        async with self.db.session(write=False) as session:
-            # One round trip per request: the session, its user, and whether a second
-            # factor is enrolled.
-            has_totp = (
-                select(TotpFactor.user_id)
-                .where(TotpFactor.user_id == User.id, TotpFactor.confirmed_at.is_not(None))
-                .exists()
-            )
-            has_passkey = select(Passkey.id).where(Passkey.user_id == User.id).exists()
-            row = (
-                await session.execute(
-                    select(AuthSession, User, has_totp | has_passkey)
-                    .join(User, User.id == AuthSession.user_id)
-                    .where(AuthSession.token_hash == hashed, AuthSession.revoked_at.is_(None))
-                )
-            ).first()
-            if row is None:
-                return None
-            auth, user, two_factor = row
-            if auth.expires_at <= now or auth.last_seen_at + self.policy.session_idle <= now:
-                return None
+        row = await self.db.fetch_one(_PRINCIPAL_LOOKUP, {"token_hash": hashed})
+        if row is None:
+            return None
+        fields = row._mapping
+        auth = AuthSession(**{c.key: fields[f"s_{c.key}"] for c in _SESSION_COLUMNS})
+        user = User(**{c.key: fields[f"u_{c.key}"] for c in _USER_COLUMNS})
+        two_factor = fields["two_factor"]
+        if auth.expires_at <= now or auth.last_seen_at + self.policy.session_idle <= now:
+            return None
         if now - auth.last_seen_at >= TOUCH_EVERY:
             async with self.db.session() as session:
                 await session.execute(
