@@ -88,6 +88,11 @@ class Database:
                 url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
             )
             self.read_engine = self.engine
+        # The same pool, with options set once rather than per call (cloning a connection
+        # with new options costs more than the query it wraps).
+        self._autocommit_reads = self.read_engine.execution_options(
+            **({"plaza_no_begin": True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"})
+        )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -107,11 +112,7 @@ class Database:
         BEGIN/ROLLBACK, which on SQLite are thread hops and on PostgreSQL round trips.
         A read of several statements that must agree needs ``session(write=False)``.
         """
-        async with self.read_engine.connect() as connection:
-            if self.is_sqlite:
-                connection = await connection.execution_options(plaza_no_begin=True)
-            else:
-                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        async with self._autocommit_reads.connect() as connection:
             result = await connection.execute(statement, params or {})
             return result.first()
 
