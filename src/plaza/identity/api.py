@@ -166,12 +166,7 @@ def build_router(
     async def list_devices(me: Me) -> Page[s.DeviceOut]:
         """Signed-in devices, most recently used first."""
         rows = await identity.list_sessions(me)
-        return Page(
-            data=[
-                s.DeviceOut.model_validate({**_columns(r), "current": r.id == me.session.id})
-                for r in rows
-            ]
-        )
+        return Page(data=[s.DeviceOut.of(r, current_id=me.session.id) for r in rows])
 
     @router.delete("/me/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
     async def revoke_device(session_id: IdPath, me: Me, request: Request) -> Response:
@@ -307,7 +302,3 @@ def build_router(
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     return router
-
-
-def _columns(obj: Any) -> dict[str, Any]:
-    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}

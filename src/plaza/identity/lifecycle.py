@@ -61,12 +61,7 @@ class AccountLifecycle:
             "account": dump(UserOut.model_validate(user)),
             "totp_enabled": bool(totp and totp.confirmed_at),
             "passkeys": [dump(PasskeyOut.model_validate(k)) for k in keys],
-            "sessions": [
-                dump(
-                    DeviceOut.model_validate({**_attrs(s), "current": s.id == principal.session.id})
-                )
-                for s in sessions
-            ],
+            "sessions": [dump(DeviceOut.of(s, current_id=principal.session.id)) for s in sessions],
             "security_log": [dump(SecurityEventOut.model_validate(e)) for e in log],
         }
         for section, exporter in self._exporters.items():
@@ -124,7 +119,3 @@ class AccountLifecycle:
 
 def dump_time(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
-
-
-def _attrs(obj: Any) -> dict[str, Any]:
-    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}

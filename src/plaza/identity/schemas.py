@@ -131,6 +131,12 @@ class DeviceOut(Output):
     ip: str
     current: bool
 
+    @classmethod
+    def of(cls, session: Any, *, current_id: int) -> DeviceOut:
+        """A stored session as a device, marked ``current`` for the caller's own."""
+        fields = {name: getattr(session, name) for name in cls.model_fields if name != "current"}
+        return cls.model_validate({**fields, "current": session.id == current_id})
+
 
 class PasskeyOut(Output):
     id: IdStr
