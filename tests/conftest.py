@@ -41,6 +41,16 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+async def postgres_admin(sql: str) -> None:
+    """Run one statement (CREATE/DROP DATABASE) on the PostgreSQL server under test."""
+    engine = create_async_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database for this worker: an SQLite template file, or a PostgreSQL db."""
@@ -52,17 +62,8 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         return
     base = make_url(PG_URL)
     name = f"plaza_test_{_worker()}_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text(sql))
-        finally:
-            await engine.dispose()
-
     try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        asyncio.run(postgres_admin(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
         if IN_CI:
             raise
@@ -70,7 +71,7 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     url = base.set(database=name).render_as_string(hide_password=False)
     migrations.upgrade(url)
     yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _empty_postgres(url: str) -> None:

@@ -15,14 +15,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from sqlalchemy import Column, Integer, MetaData, String, Table, make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import Column, Integer, MetaData, String, Table, make_url
 
 from plaza.app import create_app
 from plaza.config import Settings
 from plaza.core.clock import ManualClock
 from plaza.core.db import Database, UTCDateTime
-from tests.conftest import IN_CI, PG_URL, REDIS_URL
+from tests.conftest import IN_CI, PG_URL, REDIS_URL, postgres_admin
 
 # A table the core tests own, so that they can write rows without depending on a domain.
 probe_metadata = MetaData()
@@ -109,20 +108,11 @@ def empty_database_url(tmp_path: Path) -> Iterator[str]:
         return
     base = make_url(PG_URL)
     name = f"plaza_empty_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text(sql))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(postgres_admin(f'CREATE DATABASE "{name}"'))
     try:
         yield base.set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 AppFactory = Callable[..., AbstractAsyncContextManager[tuple[FastAPI, httpx.AsyncClient]]]
