@@ -1,7 +1,7 @@
 // Form helpers: collect named values, show a problem next to the form and on the
 // fields it names, and keep a button busy while its request runs.
 
-import { ApiError } from "./api.js";
+import { ApiError, api } from "./api.js";
 
 /** The trimmed values of the named fields (empty optional fields are left out). */
 export function values(form, names, { keepEmpty = [] } = {}) {
@@ -141,4 +141,19 @@ export function say(region, message) {
   requestAnimationFrame(() => {
     region.textContent = message;
   });
+}
+
+/** Wire a "Keep my account" button: cancels a scheduled deletion, then reloads. */
+export function wireCancelDeletion(button, errorRegion) {
+  button?.addEventListener("click", () =>
+    busy(button, async () => {
+      try {
+        await api.delete("/api/v1/me/deletion");
+        flashNext("Your account will not be deleted.");
+        window.location.reload();
+      } catch (error) {
+        showError(errorRegion, error);
+      }
+    }),
+  );
 }

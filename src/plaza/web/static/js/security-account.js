@@ -1,7 +1,7 @@
 // Signed-in devices, password change, the security log, and account deletion.
 
 import { api } from "./api.js";
-import { busy, clearErrors, fieldError, flashNext, say, showError, values } from "./forms.js";
+import { busy, clearErrors, fieldError, flashNext, say, showError, values, wireCancelDeletion } from "./forms.js";
 import { describeAgent, formatDate, h, time } from "./dom.js";
 import { StepUpCancelled, guarded } from "./stepup.js";
 
@@ -170,18 +170,7 @@ function initDeletion() {
     });
   });
 
-  const cancel = $("cancel-deletion");
-  cancel?.addEventListener("click", () =>
-    busy(cancel, async () => {
-      try {
-        await api.delete("/api/v1/me/deletion");
-        flashNext("Your account will not be deleted.");
-        window.location.reload();
-      } catch (error) {
-        showError($("cancel-deletion-error"), error);
-      }
-    }),
-  );
+  wireCancelDeletion($("cancel-deletion"), $("cancel-deletion-error"));
 }
 
 export function initAccount(page) {
