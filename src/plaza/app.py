@@ -50,6 +50,7 @@ def load_models() -> None:
     """
     import plaza.core.models
     import plaza.identity  # noqa: F401
+    # (domain packages go here, one import line each)
 
 
 @dataclass
@@ -69,6 +70,10 @@ class Plaza:
     lifecycle: AccountLifecycle
     auth: Authenticator
     periodic: Periodic
+    # (media field goes here)
+    # (social fields go here)
+    # (safety field goes here)
+    # (payments fields go here)
 
 
 def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
@@ -135,6 +140,11 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
         ),
         periodic=periodic,
     )
+    # Domains are built below in dependency order; each assigns its field on `plaza`.
+    # (media is built here)
+    # (safety is built here)
+    # (social is built here)
+    # (payments is built here)
     return plaza
 
 
@@ -242,7 +252,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             cookie_secure=settings.cookie_secure,
         )
     )
-    web.mount(app, plaza.auth)
+    # (media routes go here)
+    # (safety routes go here)
+    # (social routes go here)
+    # (payments routes go here)
+    site = web.mount(app, plaza.auth)
+    # (media pages go here)
+    # (safety pages go here)
+    # (social pages go here)
+    # (payments pages go here)
+    _ = site
 
     app.add_middleware(
         BodyLimitMiddleware, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes

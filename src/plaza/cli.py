@@ -96,6 +96,8 @@ def demo() -> None:
                     client=_cli_client(),
                 )
                 made.append(name)
+        # (social demo data goes here: follows, posts)
+        # (payments demo data goes here: wallets, a top-up)
         return made
 
     made = _run(load)
@@ -151,6 +153,12 @@ def purge_deleted() -> None:
     """Delete accounts whose deletion grace period has ended (also runs hourly)."""
     count = _run(lambda plaza: plaza.lifecycle.purge_due())
     click.echo(f"purged {count} account(s)")
+
+
+# (premium admin commands go here)
+# (safety admin commands go here)
+# (media admin commands go here)
+# (ledger and payments commands go here)
 
 
 def _read_password(from_stdin: bool) -> str:

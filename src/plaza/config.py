@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     signups_per_ip_per_hour: int = Field(default=20, ge=1)
     webauthn_rp_name: str = "Plaza"
 
+    # Media
+    # (media settings go here)
+
+    # Social
+    # (social settings go here)
+
+    # Safety
+    # (safety settings go here)
+
+    # Payments
+    # (payments settings go here)
+
     @field_validator("log_level")
     @classmethod
     def _upper(cls, value: str) -> str:

@@ -217,6 +217,9 @@ async def test_each_process_receives_a_redis_event_once(
         async with db.session() as session:
             one.publish(session, Pinged(n=1))
             await session.commit()
+        # Order is promised per publisher; across two processes Redis orders what it
+        # has received, so let the first publish reach Redis before the second starts.
+        await one.drain()
         async with db.session() as session:
             two.publish(session, Pinged(n=2))
             await session.commit()
