@@ -39,6 +39,8 @@ from plaza.identity import (
     ServerKeys,
 )
 from plaza.identity import build_router as identity_router
+from plaza.premium import Entitlements
+from plaza.premium import build_router as premium_router
 
 logger = logging.getLogger("plaza.app")
 
@@ -50,6 +52,7 @@ def load_models() -> None:
     """
     import plaza.core.models
     import plaza.identity  # noqa: F401
+    import plaza.premium  # noqa: F401
     # (domain packages go here, one import line each)
 
 
@@ -70,6 +73,7 @@ class Plaza:
     lifecycle: AccountLifecycle
     auth: Authenticator
     periodic: Periodic
+    entitlements: Entitlements
     # (media field goes here)
     # (social fields go here)
     # (safety field goes here)
@@ -139,6 +143,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
             rp_name=settings.webauthn_rp_name,
         ),
         periodic=periodic,
+        entitlements=Entitlements(db=db, clock=clock, ids=ids),
     )
     # Domains are built below in dependency order; each assigns its field on `plaza`.
     # (media is built here)
@@ -252,6 +257,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             cookie_secure=settings.cookie_secure,
         )
     )
+    app.include_router(premium_router(plaza.entitlements, plaza.auth))
     # (media routes go here)
     # (safety routes go here)
     # (social routes go here)

@@ -6,6 +6,7 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TypeVar
 
 import click
@@ -17,6 +18,7 @@ from plaza.core import migrations
 from plaza.core.errors import DomainError
 from plaza.core.logging import configure_logging
 from plaza.identity import ClientInfo
+from plaza.premium import PREMIUM, Entitlement
 
 T = TypeVar("T")
 
@@ -153,6 +155,53 @@ def purge_deleted() -> None:
     """Delete accounts whose deletion grace period has ended (also runs hourly)."""
     count = _run(lambda plaza: plaza.lifecycle.purge_due())
     click.echo(f"purged {count} account(s)")
+
+
+def _grant_command(entitlement: str, what: str) -> Callable[[str, int | None, bool], None]:
+    def command(username: str, days: int | None, revoke: bool) -> None:
+        async def work(plaza: Plaza) -> str:
+            user = await plaza.identity.find_user(username)
+            if user is None:
+                raise click.ClickException(f"no user named {username!r}")
+            if revoke:
+                count = await plaza.entitlements.revoke(user.id, entitlement, source="admin")
+                return f"ended {count} complimentary {what} grant(s) of {user.username}"
+            until = plaza.clock.now() + timedelta(days=days) if days else None
+            grant = await plaza.entitlements.grant(
+                user.id, entitlement, until=until, source="admin", note="plaza admin"
+            )
+            ends = "without end"
+            if grant.expires_at is not None:
+                ends = f"until {grant.expires_at:%Y-%m-%d %H:%M} UTC"
+            return f"{user.username} has complimentary {what} {ends}"
+
+        click.echo(_run(work))
+
+    return command
+
+
+_GRANT_OPTIONS = (
+    click.argument("username"),
+    click.option("--days", type=click.IntRange(min=1), default=None, help="Length of the grant."),
+    click.option("--revoke", is_flag=True, help="End the complimentary grants instead."),
+)
+
+
+def _with_grant_options(
+    function: Callable[[str, int | None, bool], None],
+) -> Callable[[str, int | None, bool], None]:
+    for decorate in reversed(_GRANT_OPTIONS):
+        function = decorate(function)
+    return function
+
+
+admin.command(
+    "grant-premium",
+    help="Give complimentary Premium (every Premium entitlement), as X grants some accounts.",
+)(_with_grant_options(_grant_command(PREMIUM, "Premium")))
+admin.command(
+    "grant-verified", help="Give the verified badge alone, without the rest of Premium."
+)(_with_grant_options(_grant_command(Entitlement.VERIFIED, "verification")))
 
 
 # (premium admin commands go here)
