@@ -41,7 +41,12 @@ def _tables(conn: Connection) -> set[str]:
 def _diff(conn: Connection) -> list[Any]:
     load_models()
     context = MigrationContext.configure(
-        conn, opts={"compare_type": True, "target_metadata": Base.metadata}
+        conn,
+        opts={
+            "compare_type": True,
+            "target_metadata": Base.metadata,
+            "include_name": migrations.include_name,
+        },
     )
     return list(compare_metadata(context, Base.metadata))
 

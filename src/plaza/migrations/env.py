@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from plaza.app import load_models
 from plaza.config import Settings
 from plaza.core.db import Base, UTCDateTime, ensure_sqlite_directory
+from plaza.core.migrations import include_name
 
 load_models()
 config = context.config
@@ -35,6 +36,7 @@ def _run(connection: Connection) -> None:
         render_as_batch=is_sqlite,
         compare_type=True,
         render_item=_render_item,
+        include_name=include_name,
     )
     if connection.dialect.name == "postgresql":
         connection.execute(text(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"))
