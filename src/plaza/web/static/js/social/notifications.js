@@ -1,0 +1,117 @@
+// Notifications: the unread badge on the "Notifications" link of every page that loads
+// this module, and, on /notifications, the list with "mark all as read".
+
+import { api, csrfToken } from "../api.js";
+import { h, time } from "../dom.js";
+import { busy, say, showError } from "../forms.js";
+
+const PAGE_SIZE = 30;
+const WHAT = {
+  like: "liked your post",
+  reply: "replied to your post",
+  repost: "reposted your post",
+  quote: "quoted your post",
+  follow: "followed you",
+  follow_request: "asked to follow you",
+  mention: "mentioned you",
+};
+
+/** Show the unread count next to the nav link (hidden at zero). */
+export async function refreshBadge() {
+  const link = document.querySelector('.site-nav a[href="/notifications"]');
+  if (!link || !csrfToken()) return;
+  let count = 0;
+  try {
+    ({ count } = await api.get("/api/v1/notifications/unread-count"));
+  } catch {
+    return;
+  }
+  let badge = link.querySelector(".nav-badge");
+  if (!badge) {
+    badge = h("span", { class: "nav-badge" });
+    link.append(badge);
+  }
+  badge.hidden = count === 0;
+  badge.textContent = count > 99 ? "99+" : String(count);
+  badge.setAttribute("aria-label", `${count} unread`);
+}
+
+function postLink(item) {
+  // The thread page accepts any handle; the post's author is the recipient (us).
+  const me = document.querySelector(".site-nav__user")?.textContent.replace(/^@/, "") || "i";
+  return `/@${encodeURIComponent(me)}/status/${item.post_id}`;
+}
+
+function row(item) {
+  const actor = item.actor;
+  const who = h("a", { href: `/@${encodeURIComponent(actor.username)}` }, h("strong", {}, actor.display_name || actor.username), ` @${actor.username}`);
+  const what = item.post_id ? h("a", { href: postLink(item) }, WHAT[item.kind] || item.kind) : WHAT[item.kind] || item.kind;
+  const extra = item.kind === "follow_request" ? h("a", { href: "/settings/privacy#requests", class: "button button--small button--secondary" }, "Review") : null;
+  return h(
+    "li",
+    { class: `notification${item.read ? "" : " notification--unread"}` },
+    item.read ? null : h("span", { class: "visually-hidden" }, "Unread: "),
+    who,
+    " ",
+    what,
+    " · ",
+    time(item.created_at),
+    extra ? " " : null,
+    extra,
+  );
+}
+
+function initList(list) {
+  const more = document.getElementById("notifications-more");
+  const empty = document.getElementById("notifications-empty");
+  const error = document.getElementById("notifications-error");
+  const status = document.getElementById("notifications-status");
+  const markRead = document.getElementById("mark-read");
+  let cursor = null;
+  let newest = null;
+
+  async function load(reset) {
+    if (reset) {
+      cursor = null;
+      list.replaceChildren();
+    }
+    list.setAttribute("aria-busy", "true");
+    try {
+      const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+      if (cursor) query.set("cursor", cursor);
+      const page = await api.get(`/api/v1/notifications?${query}`);
+      if (reset) newest = page.data[0]?.id ?? null;
+      list.append(...page.data.map(row));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      empty.hidden = list.children.length > 0;
+    } catch (err) {
+      showError(error, err);
+    } finally {
+      list.setAttribute("aria-busy", "false");
+    }
+  }
+
+  more.addEventListener("click", () => busy(more, () => load(false)));
+  markRead.addEventListener("click", () =>
+    busy(markRead, async () => {
+      try {
+        // Up to the newest one shown: anything that arrived since stays unread.
+        await api.post("/api/v1/notifications/read", newest ? { up_to: newest } : {});
+        for (const item of list.querySelectorAll(".notification--unread")) {
+          item.classList.remove("notification--unread");
+          item.querySelector(".visually-hidden")?.remove();
+        }
+        say(status, "All notifications marked as read.");
+        refreshBadge();
+      } catch (err) {
+        showError(error, err);
+      }
+    }),
+  );
+  load(true);
+}
+
+const list = document.getElementById("notifications");
+if (list) initList(list);
+refreshBadge();
