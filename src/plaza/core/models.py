@@ -18,3 +18,4 @@ class NodeLease(Base):
     node_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+from plaza.core.idempotency import IdempotencyKey as IdempotencyKey  # noqa: E402
