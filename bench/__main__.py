@@ -8,10 +8,16 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import me_read, profile_me, signin
+from bench import ledger, me_read, media_range, profile_me, signin
 from bench._common import exit_on_sigterm
 
-BENCHMARKS = {"me_read": me_read.main, "signin": signin.main, "profile_me": profile_me.main}
+BENCHMARKS = {
+    "me_read": me_read.main,
+    "signin": signin.main,
+    "profile_me": profile_me.main,
+    "media_range": media_range.main,
+    "ledger": ledger.main,
+}
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from fastapi import FastAPI, Response
@@ -24,9 +24,11 @@ from plaza.core.db import Database
 from plaza.core.errors import install_problem_handlers, problem_response
 from plaza.core.events import EventBus, RedisEventBus
 from plaza.core.http import BodyLimitMiddleware, HttpMetrics, RequestContextMiddleware
+from plaza.core.idempotency import IdempotencyStore
 from plaza.core.ids import SnowflakeGenerator
 from plaza.core.logging import configure_logging
 from plaza.core.nodes import NodeIdLease
+from plaza.core.preferences import PreferenceSection, build_settings_router
 from plaza.core.ratelimit import MemoryRateLimiter, Rate, RateLimiter, RedisRateLimiter
 from plaza.core.tasks import Periodic
 from plaza.identity import (
@@ -39,8 +41,31 @@ from plaza.identity import (
     ServerKeys,
 )
 from plaza.identity import build_router as identity_router
+from plaza.live import wire_live_events
+from plaza.media import MediaService, build_media
+from plaza.media import build_router as media_router
+from plaza.payments import Context as PaymentsContext
+from plaza.payments import IdentityDirectory, Ledger, Payments, SandboxRail
+from plaza.payments import Policy as PaymentsPolicy
+from plaza.payments import build_router as payments_router
 from plaza.premium import Entitlements
 from plaza.premium import build_router as premium_router
+from plaza.realtime import Realtime, RealtimeSettings, StreamShortcut
+from plaza.realtime import build_router as realtime_router
+from plaza.safety import SafetyPolicy, SafetyService, load_classifier
+from plaza.safety import build_router as safety_router
+from plaza.social import (
+    Notifications,
+    PostService,
+    ProfileService,
+    SearchService,
+    SocialGraph,
+    TimelineService,
+    TimelineSettings,
+    build_graph_router,
+    build_post_services,
+    build_posts_router,
+)
 
 logger = logging.getLogger("plaza.app")
 
@@ -51,8 +76,13 @@ def load_models() -> None:
     A domain's public package imports its models, so importing the package is enough.
     """
     import plaza.core.models
-    import plaza.identity  # noqa: F401
-    import plaza.premium  # noqa: F401
+    import plaza.identity
+    import plaza.media
+    import plaza.payments
+    import plaza.premium
+    import plaza.realtime
+    import plaza.safety
+    import plaza.social  # noqa: F401
     # (domain packages go here, one import line each)
 
 
@@ -74,10 +104,23 @@ class Plaza:
     auth: Authenticator
     periodic: Periodic
     entitlements: Entitlements
+    media: MediaService = field(init=False)
     # (media field goes here)
+    profiles: ProfileService = field(init=False)
+    notifications: Notifications = field(init=False)
+    social_graph: SocialGraph = field(init=False)
+    posts: PostService = field(init=False)
+    timelines: TimelineService = field(init=False)
+    post_search: SearchService = field(init=False)
     # (social fields go here)
+    safety: SafetyService = field(init=False)
     # (safety field goes here)
+    ledger: Ledger = field(init=False)
+    idempotency: IdempotencyStore = field(init=False)
+    payments: Payments = field(init=False)
     # (payments fields go here)
+    realtime: Realtime = field(init=False)
+    # (realtime field goes here)
 
 
 def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
@@ -146,10 +189,117 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
         entitlements=Entitlements(db=db, clock=clock, ids=ids),
     )
     # Domains are built below in dependency order; each assigns its field on `plaza`.
+    plaza.media = build_media(
+        settings, db=db, bus=bus, clock=clock, ids=ids, limiter=limiter, periodic=periodic
+    )
     # (media is built here)
+    plaza.safety = SafetyService(
+        db=db,
+        bus=bus,
+        limiter=limiter,
+        clock=clock,
+        ids=ids,
+        classifier=load_classifier(
+            settings.safety_classifier, lexicon_path=settings.safety_lexicon_path
+        ),
+        policy=SafetyPolicy(
+            report_rate=Rate(settings.safety_reports_per_hour, 3600),
+            report_threshold=settings.safety_report_threshold,
+        ),
+    )
+    lifecycle.add_exporter("safety", plaza.safety.export)
     # (safety is built here)
+    plaza.profiles = ProfileService(
+        db=db,
+        bus=bus,
+        clock=clock,
+        identity=identity_service,
+        media=plaza.media,
+        entitlements=plaza.entitlements,
+    )
+    plaza.notifications = Notifications(
+        db=db, bus=bus, clock=clock, ids=ids, profiles=plaza.profiles
+    )
+    plaza.social_graph = SocialGraph(
+        db=db,
+        bus=bus,
+        clock=clock,
+        ids=ids,
+        limiter=limiter,
+        profiles=plaza.profiles,
+        notifications=plaza.notifications,
+        follow_rate=Rate(settings.follows_per_day, 86_400),
+    )
+    post_services = build_post_services(
+        db=db,
+        bus=bus,
+        clock=clock,
+        ids=ids,
+        limiter=limiter,
+        redis=redis,
+        profiles=plaza.profiles,
+        notifications=plaza.notifications,
+        media=plaza.media,
+        safety=plaza.safety,
+        entitlements=plaza.entitlements,
+        posts_per_hour=settings.posts_per_hour,
+        timeline=TimelineSettings(
+            fanout=settings.timeline_fanout,
+            celebrity_threshold=settings.timeline_celebrity_threshold,
+            cache_size=settings.timeline_cache_size,
+            cache_ttl_seconds=settings.timeline_cache_ttl_seconds,
+            redis_prefix=settings.redis_prefix,
+        ),
+    )
+    plaza.posts = post_services.posts
+    plaza.timelines = post_services.timelines
+    plaza.post_search = post_services.search
     # (social is built here)
+    plaza.ledger = Ledger(db, clock, ids.next_id, max_batch=settings.ledger_max_batch)
+    plaza.idempotency = IdempotencyStore(
+        db, clock, ttl=timedelta(hours=settings.idempotency_ttl_hours)
+    )
+    periodic.every(
+        settings.ledger_expiry_interval_seconds,
+        "ledger-expire-pending",
+        plaza.ledger.expire_pending,
+    )
+    periodic.every(3600, "sweep-idempotency-keys", plaza.idempotency.sweep)
+    plaza.payments = Payments(
+        PaymentsContext(
+            db=db,
+            ledger=plaza.ledger,
+            bus=bus,
+            clock=clock,
+            ids=ids,
+            keys=keys,
+            identity=identity_service,
+            users=IdentityDirectory(identity_service),
+            blocks=plaza.social_graph,
+            policy=PaymentsPolicy.from_settings(settings),
+        ),
+        SandboxRail(db, clock, settings.sandbox_rail_delay_seconds),
+    )
+    periodic.every(settings.payments_rail_poll_seconds, "payments-rail", plaza.payments.tick)
     # (payments is built here)
+    plaza.realtime = Realtime(
+        db=db,
+        bus=bus,
+        clock=clock,
+        settings=RealtimeSettings(
+            retention=timedelta(days=settings.realtime_retention_days),
+            heartbeat_interval=settings.realtime_heartbeat_seconds,
+            heartbeat_timeout=settings.realtime_heartbeat_timeout_seconds,
+            queue_size=settings.realtime_queue_size,
+            max_connections_per_user=settings.realtime_max_connections_per_user,
+        ),
+    )
+    periodic.every(
+        settings.realtime_heartbeat_seconds, "stream-heartbeat", plaza.realtime.heartbeat
+    )
+    periodic.every(settings.realtime_prune_interval_seconds, "stream-prune", plaza.realtime.prune)
+    wire_live_events(bus, db, plaza.realtime)
+    # (realtime is built here)
     return plaza
 
 
@@ -181,7 +331,9 @@ async def start(plaza: Plaza) -> NodeIdLease | None:
         if plaza.redis is not None:
             await plaza.redis.ping()
         await plaza.bus.start()
+        await plaza.ledger.start()  # before the periodic jobs that submit transfers
         await plaza.periodic.start()
+        await plaza.media.start()  # video workers; re-queues videos left processing
     except BaseException:
         await stop(plaza, lease)
         raise
@@ -189,7 +341,9 @@ async def start(plaza: Plaza) -> NodeIdLease | None:
 
 
 async def stop(plaza: Plaza, lease: NodeIdLease | None) -> None:
+    await plaza.media.stop()
     await plaza.periodic.stop()
+    await plaza.ledger.stop()  # finishes the batches already queued
     await plaza.bus.stop()
     if lease is not None:
         await lease.release()
@@ -258,14 +412,37 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         )
     )
     app.include_router(premium_router(plaza.entitlements, plaza.auth))
+    app.include_router(media_router(plaza.media, plaza.auth))
     # (media routes go here)
+    app.include_router(safety_router(plaza.safety, plaza.auth))
+    # GET/PATCH /api/v1/me/settings: one flat object composed of each domain's section.
+    settings_sections: list[PreferenceSection] = [
+        plaza.safety.preferences,
+        # (settings sections go here, one line each)
+    ]
+    app.include_router(
+        build_settings_router(plaza.auth.required, lambda me: me.user.id, settings_sections)
+    )
     # (safety routes go here)
+    app.include_router(
+        build_graph_router(plaza.social_graph, plaza.profiles, plaza.notifications, plaza.auth)
+    )
+    app.include_router(
+        build_posts_router(plaza.posts, plaza.timelines, plaza.post_search, plaza.auth)
+    )
     # (social routes go here)
+    app.include_router(payments_router(plaza.payments, plaza.auth, plaza.idempotency))
     # (payments routes go here)
+    app.include_router(realtime_router(plaza.realtime, plaza.auth))
+    # (realtime routes go here)
     site = web.mount(app, plaza.auth)
     # (media pages go here)
+    web.mount_safety(app, site, plaza.safety)
     # (safety pages go here)
+    web.mount_social_posts(app, site, entitlements=plaza.entitlements)
+    web.mount_social_graph(app, site, profiles=plaza.profiles, graph=plaza.social_graph)
     # (social pages go here)
+    web.mount_payments(app, site, plaza.payments)
     # (payments pages go here)
     _ = site
 
@@ -273,6 +450,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         BodyLimitMiddleware, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes
     )
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))
+    # Outermost: an idle stream socket then holds none of the HTTP layers' frames.
+    app.add_middleware(StreamShortcut, realtime=plaza.realtime, auth=plaza.auth)
     return app
 
 

@@ -70,6 +70,9 @@ def serve(host: str, port: int, workers: int) -> None:
         log_config=None,
         proxy_headers=True,
         ws="websockets-sansio",
+        # Stream frames are small JSON; per-message deflate would keep ~45 KiB of zlib
+        # state for every idle connection (measured in bench/stream_connections.py).
+        ws_per_message_deflate=False,
     )
 
 
@@ -99,6 +102,12 @@ def demo() -> None:
                 )
                 made.append(name)
         # (social demo data goes here: follows, posts)
+        for name in DEMO_USERS:
+            # A $100.00 sandbox top-up each; it settles after the rail delay (the
+            # server's periodic job), as a real bank deposit would.
+            found = await plaza.identity.find_user(name)
+            if found is not None:
+                await plaza.payments.demo_top_up(found.id, 10_000)
         # (payments demo data goes here: wallets, a top-up)
         return made
 
@@ -207,6 +216,24 @@ admin.command(
 # (premium admin commands go here)
 # (safety admin commands go here)
 # (media admin commands go here)
+@main.group()
+def ledger() -> None:
+    """The double-entry ledger."""
+
+
+@ledger.command("verify")
+def ledger_verify() -> None:
+    """Check every ledger invariant from the stored history; exit 1 if one fails."""
+    report = _run(lambda plaza: plaza.ledger.verify())
+    for name, passed, detail in report.checks:
+        click.echo(f"[{'ok' if passed else 'FAILED'}] {name}: {detail}")
+    click.echo("counts: " + ", ".join(f"{k}={v}" for k, v in sorted(report.counts.items())))
+    if not report.ok:
+        click.echo("ledger verification FAILED", err=True)
+        sys.exit(1)
+    click.echo("ledger verified: every invariant holds")
+
+
 # (ledger and payments commands go here)
 
 

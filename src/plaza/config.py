@@ -11,6 +11,7 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,16 +55,105 @@ class Settings(BaseSettings):
     webauthn_rp_name: str = "Plaza"
 
     # Media
+    # Files over these limits are refused (413); video duration and image pixels by content.
+    media_max_image_bytes: int = Field(default=20 * 1_048_576, ge=1024)
+    media_max_video_bytes: int = Field(default=512 * 1_048_576, ge=1024)
+    media_max_video_seconds: float = Field(default=600.0, gt=0)
+    media_max_image_pixels: int = Field(default=50_000_000, ge=1)
+    media_max_image_dimension: int = Field(default=4096, ge=16)
+    media_max_gif_frames: int = Field(default=300, ge=1)
+    # Resumable uploads: the largest chunk one request may carry, how long an unfinished
+    # upload or an unattached media lives before the sweep deletes it, and how often it runs.
+    media_chunk_bytes: int = Field(default=8 * 1_048_576, ge=65_536)
+    media_unattached_ttl_seconds: int = Field(default=86_400, ge=60)
+    media_sweep_interval_seconds: float = Field(default=3600, gt=0)
+    media_uploads_per_hour: int = Field(default=200, ge=1)
+    # Video processing (ffprobe/ffmpeg) in background workers of each process; 0 workers
+    # leaves queued videos to another process (re-queued at its start).
+    media_workers: int = Field(default=1, ge=0, le=16)
+    media_ffprobe_timeout_seconds: float = Field(default=30.0, gt=0)
+    media_ffmpeg_timeout_seconds: float = Field(default=600.0, gt=0)
+    # S3-compatible storage instead of the media folder when a bucket is set.
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
     # (media settings go here)
 
     # Social
+    # Follows (and follow requests) one account may make per day, as X allows 400.
+    follows_per_day: int = Field(default=400, ge=1)
+    # Posts one account may publish per hour (replies and quotes included).
+    posts_per_hour: int = Field(default=300, ge=1)
+    # Home timelines: "read" builds them from the database on each read (fine for one
+    # server); "write" also keeps a list per active user in Redis (needs PLAZA_REDIS_URL),
+    # except for authors with more followers than the threshold, merged in at read time.
+    timeline_fanout: Literal["read", "write"] = "read"
+    timeline_celebrity_threshold: int = Field(default=10_000, ge=1)
+    timeline_cache_size: int = Field(default=800, ge=50)
+    timeline_cache_ttl_seconds: int = Field(default=7 * 86_400, ge=60)
     # (social settings go here)
 
     # Safety
+    # The classifier that labels new content: "lexicon" (built in) or "module:Name".
+    safety_classifier: str = "lexicon"
+    # A lexicon file of one's own for the built-in classifier (same JSON shape).
+    safety_lexicon_path: Path | None = None
+    safety_reports_per_hour: int = Field(default=30, ge=1)
+    # Distinct users reporting one category before it labels the content (medium risk)
+    # while it waits for a moderator.
+    safety_report_threshold: int = Field(default=3, ge=1)
     # (safety settings go here)
 
     # Payments
+    # Wallet amounts are in minor units (cents) of the wallet currency.
+    payments_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    # The sandbox bank rail settles this long after submission (0: at once).
+    sandbox_rail_delay_seconds: float = Field(default=5.0, ge=0)
+    payments_rail_poll_seconds: float = Field(default=2.0, gt=0)
+    # A payment at or above this asks for a recent second-factor check (cash-outs always).
+    payments_step_up_threshold: int = Field(default=20_000, ge=1)
+    # Sending limits (payments and cash-outs) per tier: per day and over a rolling 7 days.
+    payments_unverified_daily_limit: int = Field(default=25_000, ge=0)
+    payments_unverified_weekly_limit: int = Field(default=50_000, ge=0)
+    payments_verified_daily_limit: int = Field(default=250_000, ge=0)
+    payments_verified_weekly_limit: int = Field(default=1_000_000, ge=0)
+    payments_unverified_weekly_deposit_limit: int = Field(default=50_000, ge=0)
+    payments_verified_weekly_deposit_limit: int = Field(default=1_000_000, ge=0)
+    # Structuring: this many payments within 24 h, each just under the threshold (within
+    # the margin), are held for review.
+    payments_structuring_threshold: int = Field(default=20_000, ge=1)
+    payments_structuring_margin_percent: int = Field(default=10, ge=1, le=50)
+    payments_structuring_count: int = Field(default=3, ge=2)
+    # Instant cash-out fee in basis points of the amount, with a floor and a cap.
+    payments_instant_fee_bps: int = Field(default=175, ge=0, le=10_000)
+    payments_instant_fee_min: int = Field(default=25, ge=0)
+    payments_instant_fee_max: int = Field(default=2_500, ge=0)
+    # Sandbox verification approves at once; false leaves it to an administrator.
+    payments_kyc_auto_approve: bool = True
+    payments_reminder_interval_seconds: int = Field(default=86_400, ge=1)
+    # Rows left in an intermediate state longer than this are finished by recovery.
+    payments_recovery_grace_seconds: int = Field(default=60, ge=1)
+    # Ledger: most transfers one group commit holds; how often timed-out holds are voided.
+    ledger_max_batch: int = Field(default=4096, ge=1)
+    ledger_expiry_interval_seconds: float = Field(default=5.0, gt=0)
+    # Idempotency keys are kept at least this long (Stripe: 24 hours).
+    idempotency_ttl_hours: int = Field(default=24, ge=24)
     # (payments settings go here)
+    # Realtime
+    # Stream events are kept this long for replay; a client resuming from an older seq
+    # is told to resync. The prune job runs at the given interval.
+    realtime_retention_days: float = Field(default=7.0, gt=0)
+    realtime_prune_interval_seconds: float = Field(default=3600, gt=0)
+    # The server pings every interval; a connection silent for the timeout is closed.
+    realtime_heartbeat_seconds: float = Field(default=25.0, gt=0)
+    realtime_heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Frames waiting for one slow socket before it is closed (4008, resume with since).
+    realtime_queue_size: int = Field(default=256, ge=8)
+    # Open streams of one account in one process (devices and tabs); more get 4429.
+    realtime_max_connections_per_user: int = Field(default=50, ge=1)
+    # (realtime settings go here)
 
     @field_validator("log_level")
     @classmethod

@@ -37,7 +37,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERVE_SCRIPT = Path(__file__).with_name("serve.py")
-STARTUP_SECONDS = 30
+# Generous: a loaded CI machine takes tens of seconds to import Plaza and migrate.
+STARTUP_SECONDS = 120
 ACTION_TIMEOUT_MS = 10_000
 
 

@@ -41,6 +41,8 @@ def mount(app: FastAPI, auth: Authenticator, nav: list[NavItem] | None = None) -
         principal = await site.principal(request)
         if principal is None:
             return site.login_redirect(request)
+        if site.home_page is not None:
+            return await site.home_page(request, principal)
         return site.render(request, "home.html", principal, title="Home")
 
     @app.get("/login", include_in_schema=False, response_model=None)

@@ -6,6 +6,7 @@ A domain's pages get the ``Site`` from ``mount()``, add their navigation items w
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,18 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from plaza.identity import Authenticator, Principal
 
+HomePage = Callable[[Request, Principal], Awaitable[Response]]
+
 WEB_DIR = Path(__file__).parent
 TEMPLATES_DIR = WEB_DIR / "templates"
 STATIC_DIR = WEB_DIR / "static"
 
-# Pages load only our own scripts and styles; the QR code arrives as a data: image.
+# Pages load only our own scripts and styles; the QR code arrives as a data: image, and
+# the composer previews chosen images and videos from blob: object URLs.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; "
     "frame-ancestors 'none'"
 )
 PAGE_HEADERS = {
@@ -52,13 +57,15 @@ class NavItem:
     """One link of the header navigation.
 
     ``order`` sorts the links; ``signed_in`` picks who sees it (True: signed-in users,
-    False: signed-out visitors, None: everyone).
+    False: signed-out visitors, None: everyone); ``admin_only`` further limits it to
+    administrators (the moderation page).
     """
 
     label: str
     href: str
     order: int = 50
     signed_in: bool | None = True
+    admin_only: bool = False
 
     def is_current(self, path: str) -> bool:
         if self.href == "/":
@@ -81,6 +88,8 @@ class Site:
     def __init__(self, auth: Authenticator, nav: list[NavItem] | None = None) -> None:
         self.auth = auth
         self.nav: list[NavItem] = list(nav or [])
+        # The signed-in home page; a domain may take it over (the social timeline does).
+        self.home_page: HomePage | None = None
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES_DIR),
             autoescape=select_autoescape(["html", "svg"]),
@@ -94,8 +103,14 @@ class Site:
 
     def nav_for(self, principal: Principal | None, path: str) -> list[dict[str, Any]]:
         signed_in = principal is not None
+        is_admin = principal is not None and principal.user.is_admin
         items = sorted(
-            (i for i in self.nav if i.signed_in is None or i.signed_in == signed_in),
+            (
+                i
+                for i in self.nav
+                if (i.signed_in is None or i.signed_in == signed_in)
+                and (is_admin or not i.admin_only)
+            ),
             key=lambda i: (i.order, i.label),
         )
         return [{"label": i.label, "href": i.href, "current": i.is_current(path)} for i in items]

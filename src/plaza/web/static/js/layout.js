@@ -1,7 +1,12 @@
-// On every page: the sign-out button and the one-time message left by the last page.
+// On every page: the sign-out button, the one-time message left by the last page, and,
+// for a signed-in user, the one live stream of this page. Pages listen for its frames
+// as "plaza:stream" events on document (and "plaza:resync" when they must reload), so
+// that a page never opens a second socket.
 
 import { api } from "./api.js";
 import { flashNext } from "./forms.js";
+import { connectStream } from "./realtime/stream.js";
+import { refreshBadge } from "./social/notifications.js";
 
 function showFlash() {
   let message = null;
@@ -32,5 +37,23 @@ async function signOut(event) {
   window.location.assign("/login");
 }
 
+function openStream() {
+  const stream = connectStream({
+    onEvent(frame) {
+      if (frame.type === "notification") refreshBadge();
+      document.dispatchEvent(new CustomEvent("plaza:stream", { detail: frame }));
+    },
+    onResync(data) {
+      refreshBadge();
+      document.dispatchEvent(new CustomEvent("plaza:resync", { detail: data }));
+    },
+    onStatus(status) {
+      document.documentElement.dataset.stream = status;
+    },
+  });
+  window.addEventListener("pagehide", () => stream.close());
+}
+
 document.getElementById("sign-out")?.addEventListener("click", signOut);
 showFlash();
+if (document.querySelector('meta[name="plaza-user"]')) openStream();
