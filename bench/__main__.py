@@ -1,6 +1,8 @@
 """Run the benchmarks: ``.venv/bin/python -m bench [name ...]`` (default: all of them).
 
 Each benchmark also runs alone, with its own options: ``python -m bench.me_read --help``.
+The home-timeline benchmark needs a generated data set first, so it runs alone:
+``python -m bench.social_dataset --url URL`` then ``python -m bench.social_timeline --url URL``.
 """
 
 from __future__ import annotations
@@ -8,7 +10,15 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import ledger, me_read, media_range, profile_me, signin
+from bench import (
+    ledger,
+    me_read,
+    media_range,
+    profile_me,
+    signin,
+    social_posts,
+    stream_connections,
+)
 from bench._common import exit_on_sigterm
 
 BENCHMARKS = {
@@ -17,6 +27,8 @@ BENCHMARKS = {
     "profile_me": profile_me.main,
     "media_range": media_range.main,
     "ledger": ledger.main,
+    "social_posts": social_posts.main,
+    "stream_connections": stream_connections.main,
 }
 
 

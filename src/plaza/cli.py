@@ -19,6 +19,7 @@ from plaza.core.errors import DomainError
 from plaza.core.logging import configure_logging
 from plaza.identity import ClientInfo
 from plaza.premium import PREMIUM, Entitlement
+from plaza.social import NewPost
 
 T = TypeVar("T")
 
@@ -86,6 +87,40 @@ def migrate() -> None:
     )
 
 
+# Who follows whom, and what they say, on a fresh demo install.
+_DEMO_FOLLOWS = {
+    "demo": ("alice", "bob", "carol"),
+    "alice": ("demo", "bob"),
+    "bob": ("demo", "alice", "carol"),
+    "carol": ("alice",),
+}
+_DEMO_POSTS = (
+    ("alice", "Morning! Trying out #Plaza: no phone number needed, and 2FA without SMS."),
+    ("bob", "Anyone up for a #coffee later? @alice @carol"),
+    ("carol", "Reading https://en.wikipedia.org/wiki/Federated_social_network on the train."),
+    ("demo", "Hello, Plaza! This is the demo account. Follow @alice and @bob for more."),
+)
+
+
+async def _demo_social(plaza: Plaza) -> None:
+    """Follows among the demo accounts, a few posts, a reply and likes."""
+    ids: dict[str, int] = {}
+    for name in DEMO_USERS:
+        found = await plaza.identity.find_user(name)
+        if found is not None:
+            ids[name] = found.id
+    for follower, followees in _DEMO_FOLLOWS.items():
+        for followee in followees:
+            await plaza.social_graph.follow(ids[follower], followee)
+    posted = {}
+    for author, text in _DEMO_POSTS:
+        posted[author] = await plaza.posts.create(ids[author], NewPost(text=text))
+    coffee = posted["bob"].post.id
+    await plaza.posts.create(ids["alice"], NewPost(text="Count me in ☕", reply_to=coffee))
+    for fan in ("demo", "carol"):
+        await plaza.posts.like(ids[fan], posted["alice"].post.id)
+
+
 @main.command()
 def demo() -> None:
     """Load demo data: the accounts demo, alice, bob and carol (password in the README)."""
@@ -101,7 +136,8 @@ def demo() -> None:
                     client=_cli_client(),
                 )
                 made.append(name)
-        # (social demo data goes here: follows, posts)
+        if "demo" in made:
+            await _demo_social(plaza)
         for name in DEMO_USERS:
             # A $100.00 sandbox top-up each; it settles after the rail delay (the
             # server's periodic job), as a real bank deposit would.

@@ -20,7 +20,7 @@ from plaza.social.events import (
 from plaza.social.graph import Relation, SocialGraph
 from plaza.social.notifications import Notifications
 from plaza.social.post_views import PostViews
-from plaza.social.posts import PostPolicy, PostService
+from plaza.social.posts import NewPost, PostPolicy, PostService
 from plaza.social.profiles import Author, ProfileService
 from plaza.social.schemas_graph import AuthorOut, ProfileOut
 from plaza.social.search import SearchService
@@ -28,6 +28,7 @@ from plaza.social.setup_posts import PostServices, TimelineSettings, build_post_
 from plaza.social.timelines import TimelineCache, TimelineService
 
 __all__ = [
+    "NewPost",
     "Author",
     "AuthorOut",
     "Blocked",
