@@ -1,6 +1,7 @@
-"""``static/js/realtime/stream.js`` in Chromium against a live server: the page gets
-a notification live, and after leaving and coming back (``since`` kept in
-sessionStorage) it gets the one it missed, and nothing twice."""
+"""``static/js/realtime/stream.js`` in Chromium against a live server, as every
+signed-in page opens it (``layout.js``): the page gets a notification live, and after
+leaving and coming back (``since`` kept in sessionStorage) it gets the one it missed,
+and nothing twice."""
 
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from tests.e2e.conftest import LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
-START_STREAM = """async () => {
-  const { connectStream } = await import("/static/js/realtime/stream.js");
-  window.streamLog = { frames: [], statuses: [], resyncs: [] };
-  window.stream = connectStream({
-    onEvent: (frame) => window.streamLog.frames.push(frame),
-    onStatus: (status) => window.streamLog.statuses.push(status),
-    onResync: (data) => window.streamLog.resyncs.push(data),
-  });
-}"""
+# Installed before any page script runs, so that no frame of the page's one stream
+# (opened by layout.js, re-dispatched as DOM events) is missed.
+RECORD_STREAM = """
+window.streamLog = { frames: [], resyncs: [] };
+document.addEventListener("plaza:stream", (event) => window.streamLog.frames.push(event.detail));
+document.addEventListener("plaza:resync", (event) => window.streamLog.resyncs.push(event.detail));
+"""
+STREAM_OPEN = "document.documentElement.dataset.stream === 'open'"
+SAVED_SINCE = "JSON.parse(sessionStorage.getItem('plaza.stream') || 'null')?.since"
 
 
 def _account(server: LiveServer, username: str) -> str:
@@ -65,24 +66,28 @@ async def test_the_page_stream_gets_live_events_and_resumes_after_leaving(
         "/api/v1/sessions", data={"username": "alice_rt", "password": PASSWORD}
     )
     assert signed_in.status == 201
+    await page.add_init_script(RECORD_STREAM)
     await page.goto("/")
-    await page.evaluate(START_STREAM)
-    await _frames_when(page, "window.streamLog.statuses.includes('open')", "the stream to open")
+    await _frames_when(page, STREAM_OPEN, "the stream to open")
 
     _follow(live_server, bob, "alice_rt")
     frames = await _frames_when(page, "window.streamLog.frames.length >= 1", "the notification")
     assert [(f["seq"], f["type"], f["data"]["kind"]) for f in frames] == [
         (1, "notification", "follow")
     ]
-    assert await page.evaluate("window.stream.since") == 1
+    assert await page.evaluate(SAVED_SINCE) == 1
+    # The live notification also lights the unread badge in the navigation.
+    badge = '.site-nav a[href="/notifications"] .nav-badge'
+    await _frames_when(
+        page, f"document.querySelector('{badge}')?.textContent === '1'", "the unread badge"
+    )
 
     # Leave the page; a notification comes in meanwhile; come back.
     await page.goto("about:blank")
     _follow(live_server, carol, "alice_rt")
     await page.goto("/")
-    await page.evaluate(START_STREAM)
     frames = await _frames_when(page, "window.streamLog.frames.length >= 1", "the replay")
     # The replay starts after since=1 (from sessionStorage): seq 1 is not sent again.
     assert [(f["seq"], f["type"]) for f in frames] == [(2, "notification")]
     assert await page.evaluate("window.streamLog.resyncs") == []
-    await page.evaluate("window.stream.close()")
+    assert await page.evaluate(SAVED_SINCE) == 2
