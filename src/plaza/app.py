@@ -83,7 +83,6 @@ def load_models() -> None:
     import plaza.realtime
     import plaza.safety
     import plaza.social  # noqa: F401
-    # (domain packages go here, one import line each)
 
 
 @dataclass
@@ -105,22 +104,17 @@ class Plaza:
     periodic: Periodic
     entitlements: Entitlements
     media: MediaService = field(init=False)
-    # (media field goes here)
     profiles: ProfileService = field(init=False)
     notifications: Notifications = field(init=False)
     social_graph: SocialGraph = field(init=False)
     posts: PostService = field(init=False)
     timelines: TimelineService = field(init=False)
     post_search: SearchService = field(init=False)
-    # (social fields go here)
     safety: SafetyService = field(init=False)
-    # (safety field goes here)
     ledger: Ledger = field(init=False)
     idempotency: IdempotencyStore = field(init=False)
     payments: Payments = field(init=False)
-    # (payments fields go here)
     realtime: Realtime = field(init=False)
-    # (realtime field goes here)
 
 
 def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
@@ -192,7 +186,6 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
     plaza.media = build_media(
         settings, db=db, bus=bus, clock=clock, ids=ids, limiter=limiter, periodic=periodic
     )
-    # (media is built here)
     plaza.safety = SafetyService(
         db=db,
         bus=bus,
@@ -208,7 +201,6 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
         ),
     )
     lifecycle.add_exporter("safety", plaza.safety.export)
-    # (safety is built here)
     plaza.profiles = ProfileService(
         db=db,
         bus=bus,
@@ -254,7 +246,6 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
     plaza.posts = post_services.posts
     plaza.timelines = post_services.timelines
     plaza.post_search = post_services.search
-    # (social is built here)
     plaza.ledger = Ledger(db, clock, ids.next_id, max_batch=settings.ledger_max_batch)
     plaza.idempotency = IdempotencyStore(
         db, clock, ttl=timedelta(hours=settings.idempotency_ttl_hours)
@@ -281,7 +272,6 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
         SandboxRail(db, clock, settings.sandbox_rail_delay_seconds),
     )
     periodic.every(settings.payments_rail_poll_seconds, "payments-rail", plaza.payments.tick)
-    # (payments is built here)
     plaza.realtime = Realtime(
         db=db,
         bus=bus,
@@ -299,7 +289,6 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
     )
     periodic.every(settings.realtime_prune_interval_seconds, "stream-prune", plaza.realtime.prune)
     wire_live_events(bus, db, plaza.realtime)
-    # (realtime is built here)
     return plaza
 
 
@@ -413,38 +402,27 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.include_router(premium_router(plaza.entitlements, plaza.auth))
     app.include_router(media_router(plaza.media, plaza.auth))
-    # (media routes go here)
     app.include_router(safety_router(plaza.safety, plaza.auth))
     # GET/PATCH /api/v1/me/settings: one flat object composed of each domain's section.
     settings_sections: list[PreferenceSection] = [
         plaza.safety.preferences,
-        # (settings sections go here, one line each)
     ]
     app.include_router(
         build_settings_router(plaza.auth.required, lambda me: me.user.id, settings_sections)
     )
-    # (safety routes go here)
     app.include_router(
         build_graph_router(plaza.social_graph, plaza.profiles, plaza.notifications, plaza.auth)
     )
     app.include_router(
         build_posts_router(plaza.posts, plaza.timelines, plaza.post_search, plaza.auth)
     )
-    # (social routes go here)
     app.include_router(payments_router(plaza.payments, plaza.auth, plaza.idempotency))
-    # (payments routes go here)
     app.include_router(realtime_router(plaza.realtime, plaza.auth))
-    # (realtime routes go here)
     site = web.mount(app, plaza.auth)
-    # (media pages go here)
     web.mount_safety(app, site, plaza.safety)
-    # (safety pages go here)
     web.mount_social_posts(app, site, entitlements=plaza.entitlements)
     web.mount_social_graph(app, site, profiles=plaza.profiles, graph=plaza.social_graph)
-    # (social pages go here)
     web.mount_payments(app, site, plaza.payments)
-    # (payments pages go here)
-    _ = site
 
     app.add_middleware(
         BodyLimitMiddleware, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes

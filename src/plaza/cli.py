@@ -144,7 +144,6 @@ def demo() -> None:
             found = await plaza.identity.find_user(name)
             if found is not None:
                 await plaza.payments.demo_top_up(found.id, 10_000)
-        # (payments demo data goes here: wallets, a top-up)
         return made
 
     made = _run(load)
@@ -244,14 +243,11 @@ admin.command(
     "grant-premium",
     help="Give complimentary Premium (every Premium entitlement), as X grants some accounts.",
 )(_with_grant_options(_grant_command(PREMIUM, "Premium")))
-admin.command(
-    "grant-verified", help="Give the verified badge alone, without the rest of Premium."
-)(_with_grant_options(_grant_command(Entitlement.VERIFIED, "verification")))
+admin.command("grant-verified", help="Give the verified badge alone, without the rest of Premium.")(
+    _with_grant_options(_grant_command(Entitlement.VERIFIED, "verification"))
+)
 
 
-# (premium admin commands go here)
-# (safety admin commands go here)
-# (media admin commands go here)
 @main.group()
 def ledger() -> None:
     """The double-entry ledger."""
@@ -268,9 +264,6 @@ def ledger_verify() -> None:
         click.echo("ledger verification FAILED", err=True)
         sys.exit(1)
     click.echo("ledger verified: every invariant holds")
-
-
-# (ledger and payments commands go here)
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -79,7 +79,6 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
-    # (media settings go here)
 
     # Social
     # Follows (and follow requests) one account may make per day, as X allows 400.
@@ -93,7 +92,6 @@ class Settings(BaseSettings):
     timeline_celebrity_threshold: int = Field(default=10_000, ge=1)
     timeline_cache_size: int = Field(default=800, ge=50)
     timeline_cache_ttl_seconds: int = Field(default=7 * 86_400, ge=60)
-    # (social settings go here)
 
     # Safety
     # The classifier that labels new content: "lexicon" (built in) or "module:Name".
@@ -104,7 +102,6 @@ class Settings(BaseSettings):
     # Distinct users reporting one category before it labels the content (medium risk)
     # while it waits for a moderator.
     safety_report_threshold: int = Field(default=3, ge=1)
-    # (safety settings go here)
 
     # Payments
     # Wallet amounts are in minor units (cents) of the wallet currency.
@@ -140,7 +137,6 @@ class Settings(BaseSettings):
     ledger_expiry_interval_seconds: float = Field(default=5.0, gt=0)
     # Idempotency keys are kept at least this long (Stripe: 24 hours).
     idempotency_ttl_hours: int = Field(default=24, ge=24)
-    # (payments settings go here)
     # Realtime
     # Stream events are kept this long for replay; a client resuming from an older seq
     # is told to resync. The prune job runs at the given interval.
@@ -153,7 +149,6 @@ class Settings(BaseSettings):
     realtime_queue_size: int = Field(default=256, ge=8)
     # Open streams of one account in one process (devices and tabs); more get 4429.
     realtime_max_connections_per_user: int = Field(default=50, ge=1)
-    # (realtime settings go here)
 
     @field_validator("log_level")
     @classmethod
