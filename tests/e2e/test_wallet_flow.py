@@ -1,9 +1,9 @@
 """The wallet in a real browser: Alice tops up through the sandbox bank rail (which
-settles at once here), pays Bob with a note; Bob sees the payment and refunds it, and
-Alice's balance is whole again.
+settles at once here), pays Bob with a note; Bob, whose wallet page is already open,
+sees the payment arrive live and refunds it, and Alice's page shows her balance whole
+again, live too (the stream pushes payments to both parties).
 
-Paying from a DM conversation and seeing the payment arrive live need the DM and
-real-time issues; until then the page refreshes after each action.
+Paying from a DM conversation needs the DM issue.
 """
 
 from __future__ import annotations
@@ -96,6 +96,11 @@ async def test_top_up_pay_a_friend_and_the_friend_refunds(
     await expect(page.locator("#topup-status")).to_have_text(re.compile(r"50\.00 added"))
     await expect(available).to_have_text(re.compile(r"50\.00"))
 
+    # Bob's wallet is open before anything is sent to him: what follows arrives live.
+    await sign_in(second_page, "bob_pay")
+    await second_page.goto("/wallet")
+    await expect(second_page.locator("#available-amount")).to_have_text(re.compile(r"0\.00"))
+
     send = page.locator("#send-form")
     await send.get_by_label("To").fill("@bob_pay")
     await send.get_by_label("Amount (USD)").fill("12.50")
@@ -115,8 +120,6 @@ async def test_top_up_pay_a_friend_and_the_friend_refunds(
     await expect(send.get_by_label("Amount (USD)")).to_have_attribute("aria-invalid", "true")
     await expect(available).to_have_text(re.compile(r"37\.50"))
 
-    await sign_in(second_page, "bob_pay")
-    await second_page.goto("/wallet")
     bob_history = second_page.locator("#history-list")
     received = bob_history.locator("li", has_text="Payment from @alice_pay")
     await expect(received).to_contain_text("pizza 🍕")
@@ -127,7 +130,7 @@ async def test_top_up_pay_a_friend_and_the_friend_refunds(
     await expect(second_page.locator("#available-amount")).to_have_text(re.compile(r"0\.00"))
     await expect(bob_history.get_by_text("Refund to @alice_pay")).to_be_visible()
 
-    await page.get_by_role("button", name="Refresh").click()
+    # Alice's page was left alone: the refund reaches it live.
     await expect(available).to_have_text(re.compile(r"50\.00"))
     await expect(history.get_by_text("Refund from @bob_pay")).to_be_visible()
 
