@@ -28,12 +28,12 @@ from plaza.social.setup_posts import PostServices, TimelineSettings, build_post_
 from plaza.social.timelines import TimelineCache, TimelineService
 
 __all__ = [
-    "NewPost",
     "Author",
     "AuthorOut",
     "Blocked",
     "Followed",
     "Muted",
+    "NewPost",
     "NotificationCreated",
     "Notifications",
     "PostDeleted",

@@ -236,6 +236,7 @@ class PostService:
                 author_id=author_id,
                 author_labels=list(new.labels),
                 media_kinds=[i.kind for i in infos],
+                fresh=True,
             )
             if parent is not None:
                 await self._bump(session, parent.id, Post.reply_count, +1)
