@@ -94,6 +94,21 @@ async def test_a_declared_body_over_the_limit_is_a_413(
     assert str(settings.max_body_bytes) in problem["detail"]
 
 
+async def test_only_file_uploads_get_the_upload_limit(
+    client: httpx.AsyncClient, settings: Settings, users: Any
+) -> None:
+    me = await users.create()
+    over_body_limit = b"a" * (settings.max_body_bytes + 1)
+    # The small JSON endpoints beside the uploads keep the ordinary limit...
+    alt_text = await client.patch("/api/v1/media/1", content=over_body_limit, headers=me.headers)
+    assert_problem(alt_text, 413)
+    # ...while an upload of the same size reaches the media service, which judges it.
+    upload = await client.post(
+        "/api/v1/media", files={"file": ("x.bin", over_body_limit)}, headers=me.headers
+    )
+    assert upload.status_code != 413, upload.text
+
+
 async def test_a_nonsense_content_length_is_refused(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/api/v1/accounts", content=b"{}", headers={"content-length": "-1"}

@@ -88,8 +88,17 @@ class RequestContextMiddleware:
 class BodyLimitMiddleware:
     """Refuse request bodies over the limit with a 413 problem, declared or streamed.
 
-    Paths under ``upload_prefixes`` get the (larger) upload limit.
+    Only the requests that carry files get the (larger) upload limit: a one-request
+    upload (``POST /api/v1/media``) and the chunks of a resumable one (``PATCH
+    /api/v1/media/uploads/{id}``). Every other body, the media API's small JSON ones
+    included, keeps the ordinary limit.
     """
+
+    # (method, path, whether ``path`` is a prefix)
+    UPLOADS: tuple[tuple[str, str, bool], ...] = (
+        ("POST", "/api/v1/media", False),
+        ("PATCH", "/api/v1/media/uploads/", True),
+    )
 
     def __init__(
         self,
@@ -97,19 +106,26 @@ class BodyLimitMiddleware:
         *,
         max_body: int,
         max_upload: int,
-        upload_prefixes: tuple[str, ...] = ("/api/v1/media",),
+        uploads: tuple[tuple[str, str, bool], ...] = UPLOADS,
     ) -> None:
         self.app = app
         self.max_body = max_body
         self.max_upload = max_upload
-        self.upload_prefixes = upload_prefixes
+        self.uploads = uploads
+
+    def _is_upload(self, method: str, path: str) -> bool:
+        return any(
+            method == m and (path.startswith(p) if prefix else path == p)
+            for m, p, prefix in self.uploads
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        limit = self.max_upload if path.startswith(self.upload_prefixes) else self.max_body
+        upload = self._is_upload(scope.get("method", ""), path)
+        limit = self.max_upload if upload else self.max_body
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _too_large(limit)(scope, receive, send)
