@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,17 @@ def server_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
 
 
 @pytest.fixture
+def server_settings() -> dict[str, str]:
+    """Extra ``PLAZA_*`` settings for the test's server; a test module overrides this."""
+    return {}
+
+
+@pytest.fixture
 def live_server(
-    database_url: str, tmp_path: Path, server_processes: ServerProcesses
+    database_url: str,
+    tmp_path: Path,
+    server_processes: ServerProcesses,
+    server_settings: dict[str, str],
 ) -> Iterator[LiveServer]:
     """Plaza served by uvicorn in a subprocess, on a free port and a fresh database."""
     settings = {
@@ -123,6 +133,7 @@ def live_server(
     }
     if REDIS_URL:
         settings["PLAZA_REDIS_URL"] = REDIS_URL
+    settings.update(server_settings)
     proc, port, log = server_processes.start(settings)
     try:
         _wait_ready(proc, f"http://127.0.0.1:{port}/readyz", log)
@@ -174,9 +185,10 @@ async def chromium() -> AsyncIterator[Any]:
         await browser.close()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def page(chromium: Any, live_server: LiveServer) -> AsyncIterator[Any]:
-    """A fresh browser context and page pointed at the live server."""
+@asynccontextmanager
+async def _browser_page(chromium: Any, live_server: LiveServer, who: str) -> AsyncIterator[Any]:
+    """A browser context of its own (its own cookies) and a page on the live server;
+    any JavaScript error on the page fails the test."""
     context = await chromium.new_context(base_url=live_server.url, locale="en-GB")
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     page = await context.new_page()
@@ -184,7 +196,21 @@ async def page(chromium: Any, live_server: LiveServer) -> AsyncIterator[Any]:
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page
     await context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript errors on {who}: {errors}"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(chromium: Any, live_server: LiveServer) -> AsyncIterator[Any]:
+    """A fresh browser context and page pointed at the live server."""
+    async with _browser_page(chromium, live_server, "the page") as opened:
+        yield opened
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def second_page(chromium: Any, live_server: LiveServer) -> AsyncIterator[Any]:
+    """Another person's browser, beside ``page``."""
+    async with _browser_page(chromium, live_server, "the second page") as opened:
+        yield opened
 
 
 async def add_virtual_authenticator(page: Any) -> tuple[Any, str]:

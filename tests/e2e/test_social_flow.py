@@ -8,17 +8,15 @@ import asyncio
 import re
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from PIL import Image, ImageDraw
 from playwright.async_api import expect
 
 from plaza.social import text as post_text
-from tests.e2e.conftest import ACTION_TIMEOUT_MS, LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -63,19 +61,6 @@ async def poll(check: Callable[[], Awaitable[bool]], what: str, timeout: float =
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         await asyncio.sleep(0.1)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def second_page(chromium: Any, live_server: LiveServer) -> AsyncIterator[Any]:
-    """Another person's browser: a context of its own (its own cookies)."""
-    context = await chromium.new_context(base_url=live_server.url, locale="en-GB")
-    context.set_default_timeout(ACTION_TIMEOUT_MS)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    await context.close()
-    assert not errors, f"JavaScript errors on the second page: {errors}"
 
 
 async def sign_up(page: Any, username: str) -> None:

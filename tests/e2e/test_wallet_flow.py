@@ -9,23 +9,12 @@ Paying from a DM conversation needs the DM issue.
 from __future__ import annotations
 
 import re
-import secrets
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import expect
 
-from tests.conftest import REDIS_URL
-from tests.e2e.conftest import (
-    ACTION_TIMEOUT_MS,
-    LiveServer,
-    ServerProcesses,
-    _stop,
-    _wait_ready,
-)
+from tests.e2e.conftest import LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -33,40 +22,9 @@ PASSWORD = "lantern orbit meadow 42"
 
 
 @pytest.fixture
-def live_server(
-    database_url: str, tmp_path: Path, server_processes: ServerProcesses
-) -> Iterator[LiveServer]:
-    """The usual live server, with a sandbox rail that settles at once."""
-    settings = {
-        "PLAZA_DATABASE_URL": database_url,
-        "PLAZA_DATA_DIR": str(tmp_path / "data"),
-        "PLAZA_SECRET_KEY": secrets.token_urlsafe(32),
-        "PLAZA_REDIS_PREFIX": f"plaza-e2e-{secrets.token_hex(6)}",
-        "PLAZA_LOG_JSON": "false",
-        "PLAZA_LOG_LEVEL": "WARNING",
-        "PLAZA_SANDBOX_RAIL_DELAY_SECONDS": "0",
-    }
-    if REDIS_URL:
-        settings["PLAZA_REDIS_URL"] = REDIS_URL
-    proc, port, log = server_processes.start(settings)
-    try:
-        _wait_ready(proc, f"http://127.0.0.1:{port}/readyz", log)
-        yield LiveServer(url=f"http://localhost:{port}", log=log)
-    finally:
-        _stop(proc)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def second_page(chromium: Any, live_server: LiveServer) -> AsyncIterator[Any]:
-    """Bob's browser: a context of its own (its own cookies)."""
-    context = await chromium.new_context(base_url=live_server.url, locale="en-GB")
-    context.set_default_timeout(ACTION_TIMEOUT_MS)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    await context.close()
-    assert not errors, f"JavaScript errors on the second page: {errors}"
+def server_settings() -> dict[str, str]:
+    """The sandbox rail settles at once."""
+    return {"PLAZA_SANDBOX_RAIL_DELAY_SECONDS": "0"}
 
 
 async def sign_in(page: Any, username: str) -> None:
