@@ -24,7 +24,13 @@ from plaza.core.clock import ManualClock
 from tests.core.conftest import eventually
 
 # The browser fixtures, for test_stream_browser.py.
-from tests.e2e.conftest import chromium, live_server, page, server_processes  # noqa: F401
+from tests.e2e.conftest import (  # noqa: F401
+    chromium,
+    live_server,
+    page,
+    server_processes,
+    server_settings,
+)
 
 __all__ = ["Closed", "FakeSocket", "eventually"]
 

@@ -5,8 +5,6 @@
 
 import { api } from "./api.js";
 import { flashNext } from "./forms.js";
-import { connectStream } from "./realtime/stream.js";
-import { refreshBadge } from "./social/notifications.js";
 
 function showFlash() {
   let message = null;
@@ -37,7 +35,13 @@ async function signOut(event) {
   window.location.assign("/login");
 }
 
-function openStream() {
+// Loaded after the sign-out button is wired, so that the page's controls answer as soon
+// as this small module has run, not after the stream's modules have loaded too.
+async function openStream() {
+  const [{ connectStream }, { refreshBadge }] = await Promise.all([
+    import("./realtime/stream.js"),
+    import("./social/notifications.js"),
+  ]);
   const stream = connectStream({
     onEvent(frame) {
       if (frame.type === "notification") refreshBadge();
@@ -54,6 +58,12 @@ function openStream() {
   window.addEventListener("pagehide", () => stream.close());
 }
 
-document.getElementById("sign-out")?.addEventListener("click", signOut);
+// The button is disabled in the markup until it works, so that a click that comes
+// before this module has run is not silently lost.
+const signOutButton = document.getElementById("sign-out");
+if (signOutButton) {
+  signOutButton.addEventListener("click", signOut);
+  signOutButton.disabled = false;
+}
 showFlash();
 if (document.querySelector('meta[name="plaza-user"]')) openStream();
