@@ -436,13 +436,24 @@ class PostService:
             await session.commit()
 
     async def unlike(self, user_id: int, post_id: int) -> None:
+        await self._take_back(user_id, post_id, Like, Post.like_count)
+
+    async def _take_back(
+        self,
+        user_id: int,
+        post_id: int,
+        mark: type[Like] | type[Repost],
+        counter: InstrumentedAttribute[int],
+    ) -> None:
+        """Remove the user's like or repost of a visible post (idempotent), and take it
+        off the post's count in the same transaction."""
         await self._target(user_id, post_id)
         async with self.db.session() as session:
             removed = await session.execute(
-                delete(Like).where(Like.user_id == user_id, Like.post_id == post_id)
+                delete(mark).where(mark.user_id == user_id, mark.post_id == post_id)
             )
             if removed.rowcount:  # type: ignore[attr-defined]
-                await self._bump(session, post_id, Post.like_count, -1)
+                await self._bump(session, post_id, counter, -1)
             await session.commit()
 
     async def repost(self, user_id: int, post_id: int) -> None:
@@ -480,14 +491,7 @@ class PostService:
             await self.fanout(repost_id, "repost", post_id, user_id)
 
     async def unrepost(self, user_id: int, post_id: int) -> None:
-        await self._target(user_id, post_id)
-        async with self.db.session() as session:
-            removed = await session.execute(
-                delete(Repost).where(Repost.user_id == user_id, Repost.post_id == post_id)
-            )
-            if removed.rowcount:  # type: ignore[attr-defined]
-                await self._bump(session, post_id, Post.repost_count, -1)
-            await session.commit()
+        await self._take_back(user_id, post_id, Repost, Post.repost_count)
 
     async def bookmark(self, user_id: int, post_id: int) -> None:
         """Bookmark a visible post; bookmarks are private and counted nowhere."""
