@@ -17,6 +17,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from plaza import web
+from plaza.calls import CallEnded, Calls, CallsPolicy
+from plaza.calls import build_router as calls_router
 from plaza.config import Settings
 from plaza.core import migrations
 from plaza.core.clock import Clock, SystemClock
@@ -44,8 +46,10 @@ from plaza.identity import build_router as identity_router
 from plaza.live import wire_live_events
 from plaza.media import MediaService, build_media
 from plaza.media import build_router as media_router
+from plaza.messaging import Messaging, MessagingPolicy, SocialPeople
+from plaza.messaging import build_router as messaging_router
 from plaza.payments import Context as PaymentsContext
-from plaza.payments import IdentityDirectory, Ledger, Payments, SandboxRail
+from plaza.payments import IdentityDirectory, Ledger, PaymentCompleted, Payments, SandboxRail
 from plaza.payments import Policy as PaymentsPolicy
 from plaza.payments import build_router as payments_router
 from plaza.premium import Entitlements
@@ -75,9 +79,11 @@ def load_models() -> None:
 
     A domain's public package imports its models, so importing the package is enough.
     """
+    import plaza.calls
     import plaza.core.models
     import plaza.identity
     import plaza.media
+    import plaza.messaging
     import plaza.payments
     import plaza.premium
     import plaza.realtime
@@ -115,6 +121,8 @@ class Plaza:
     idempotency: IdempotencyStore = field(init=False)
     payments: Payments = field(init=False)
     realtime: Realtime = field(init=False)
+    messaging: Messaging = field(init=False)
+    calls: Calls = field(init=False)
 
 
 def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
@@ -246,6 +254,45 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
     plaza.posts = post_services.posts
     plaza.timelines = post_services.timelines
     plaza.post_search = post_services.search
+    plaza.realtime = Realtime(
+        db=db,
+        bus=bus,
+        clock=clock,
+        settings=RealtimeSettings(
+            retention=timedelta(days=settings.realtime_retention_days),
+            heartbeat_interval=settings.realtime_heartbeat_seconds,
+            heartbeat_timeout=settings.realtime_heartbeat_timeout_seconds,
+            queue_size=settings.realtime_queue_size,
+            max_connections_per_user=settings.realtime_max_connections_per_user,
+        ),
+    )
+    periodic.every(
+        settings.realtime_heartbeat_seconds, "stream-heartbeat", plaza.realtime.heartbeat
+    )
+    periodic.every(settings.realtime_prune_interval_seconds, "stream-prune", plaza.realtime.prune)
+    # Messaging needs social (people, blocks, notifications), media, safety and the stream.
+    plaza.messaging = Messaging(
+        db=db,
+        bus=bus,
+        clock=clock,
+        ids=ids,
+        limiter=limiter,
+        stream=plaza.realtime,
+        people=SocialPeople(plaza.profiles),
+        graph=plaza.social_graph,
+        entitlements=plaza.entitlements,
+        notifier=plaza.notifications,
+        media=plaza.media,
+        policy=MessagingPolicy(
+            new_conversations=Rate(settings.dm_new_conversations_per_day, 86_400),
+            messages=Rate(settings.dm_messages_per_minute, 60),
+            max_group_members=settings.dm_max_group_members,
+            edit_window=timedelta(seconds=settings.dm_edit_window_seconds),
+        ),
+    )
+    plaza.safety.register_subject("message", plaza.messaging.resolve_for_report)
+    lifecycle.add_exporter("messaging", plaza.messaging.export)
+    # Payments sent from a DM are checked against, and shown in, the conversation.
     plaza.ledger = Ledger(db, clock, ids.next_id, max_batch=settings.ledger_max_batch)
     plaza.idempotency = IdempotencyStore(
         db, clock, ttl=timedelta(hours=settings.idempotency_ttl_hours)
@@ -267,29 +314,65 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
             identity=identity_service,
             users=IdentityDirectory(identity_service),
             blocks=plaza.social_graph,
+            conversations=plaza.messaging,
             policy=PaymentsPolicy.from_settings(settings),
         ),
         SandboxRail(db, clock, settings.sandbox_rail_delay_seconds),
     )
     periodic.every(settings.payments_rail_poll_seconds, "payments-rail", plaza.payments.tick)
-    plaza.realtime = Realtime(
+    bus.subscribe(PaymentCompleted, lambda e: _show_payment_in_conversation(plaza.messaging, e))
+    plaza.calls = Calls(
         db=db,
         bus=bus,
         clock=clock,
-        settings=RealtimeSettings(
-            retention=timedelta(days=settings.realtime_retention_days),
-            heartbeat_interval=settings.realtime_heartbeat_seconds,
-            heartbeat_timeout=settings.realtime_heartbeat_timeout_seconds,
-            queue_size=settings.realtime_queue_size,
-            max_connections_per_user=settings.realtime_max_connections_per_user,
-        ),
+        ids=ids,
+        limiter=limiter,
+        stream=plaza.realtime,
+        people=plaza.profiles,
+        graph=plaza.social_graph,
+        entitlements=plaza.entitlements,
+        direct_messages=plaza.messaging,
+        conversations=plaza.messaging,
+        notifier=plaza.notifications,
+        policy=CallsPolicy.from_settings(settings),
     )
-    periodic.every(
-        settings.realtime_heartbeat_seconds, "stream-heartbeat", plaza.realtime.heartbeat
-    )
-    periodic.every(settings.realtime_prune_interval_seconds, "stream-prune", plaza.realtime.prune)
+    periodic.every(settings.calls_sweep_interval_seconds, "calls-missed", plaza.calls.sweep_missed)
+    bus.subscribe(CallEnded, lambda e: _show_call_in_conversation(plaza.messaging, e))
+    lifecycle.add_exporter("calls", plaza.calls.export)
     wire_live_events(bus, db, plaza.realtime)
     return plaza
+
+
+async def _show_payment_in_conversation(messaging: Messaging, event: PaymentCompleted) -> None:
+    # Every process handles every bus event; the message is keyed by the payment id,
+    # so it is posted once. A refund carries no conversation and posts nothing.
+    if event.conversation_id is None or event.refund_of is not None:
+        return
+    await messaging.record_payment(
+        conversation_id=event.conversation_id,
+        payer_id=event.payer_id,
+        payee_id=event.payee_id,
+        payment_id=event.payment_id,
+        amount=event.amount,
+        currency=event.currency,
+    )
+
+
+async def _show_call_in_conversation(messaging: Messaging, event: CallEnded) -> None:
+    # Keyed by the call id, like payments: every process may handle it, one line stays.
+    # A call lost to glare leaves none: the other call of the pair stands for it.
+    if event.reason == "glare":
+        return
+    await messaging.record_call(
+        call_id=event.call_id,
+        caller_id=event.caller_id,
+        callee_id=event.callee_id,
+        media=event.media,
+        state=event.state,
+        missed=event.missed,
+        duration_seconds=event.duration_seconds,
+        started_at=event.started_at,
+    )
 
 
 async def ensure_schema(plaza: Plaza) -> None:
@@ -406,6 +489,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # GET/PATCH /api/v1/me/settings: one flat object composed of each domain's section.
     settings_sections: list[PreferenceSection] = [
         plaza.safety.preferences,
+        plaza.messaging.preferences,
+        plaza.calls.preferences,
     ]
     app.include_router(
         build_settings_router(plaza.auth.required, lambda me: me.user.id, settings_sections)
@@ -418,6 +503,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.include_router(payments_router(plaza.payments, plaza.auth, plaza.idempotency))
     app.include_router(realtime_router(plaza.realtime, plaza.auth))
+    app.include_router(messaging_router(plaza.messaging, plaza.auth))
+    app.include_router(calls_router(plaza.calls, plaza.auth))
     site = web.mount(app, plaza.auth)
     web.mount_safety(app, site, plaza.safety)
     web.mount_social_posts(app, site, entitlements=plaza.entitlements)

@@ -8,17 +8,20 @@ parts each domain needs; nothing else reads the environment.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PLAZA_", extra="ignore")
+    # populate_by_name: fields with environment aliases (turn_ttl_seconds) still take
+    # their own name in Python.
+    model_config = SettingsConfigDict(env_prefix="PLAZA_", extra="ignore", populate_by_name=True)
 
     # Storage and infrastructure
     data_dir: Path = Path("./var")
@@ -149,6 +152,52 @@ class Settings(BaseSettings):
     realtime_queue_size: int = Field(default=256, ge=8)
     # Open streams of one account in one process (devices and tabs); more get 4429.
     realtime_max_connections_per_user: int = Field(default=50, ge=1)
+
+    # Messaging
+    # New conversations (direct or group) one account may start per day.
+    dm_new_conversations_per_day: int = Field(default=200, ge=1)
+    # Messages one account may send per minute, all conversations together.
+    dm_messages_per_minute: int = Field(default=300, ge=1)
+    # Members of a group, its creator included.
+    dm_max_group_members: int = Field(default=50, ge=3)
+    # How long after sending a message its sender may still edit it.
+    dm_edit_window_seconds: int = Field(default=900, ge=0)
+
+    # Calls
+    # Operator policy (the seed's model): placing a call needs Premium (the place_calls
+    # entitlement), and the callee must have sent the caller a DM before.
+    calls_require_premium: bool = True
+    calls_require_prior_dm: bool = True
+    # Call attempts one account may make per hour (refused ones count too).
+    calls_per_hour: int = Field(default=30, ge=1)
+    # Dry runs of those rules (GET /api/v1/calls/eligibility, asked by call buttons) one
+    # account may make per hour; a bucket of their own, not the attempts'.
+    calls_checks_per_hour: int = Field(default=600, ge=1)
+    # An unanswered call ends as missed after this long; the sweep runs this often.
+    calls_ring_seconds: int = Field(default=45, ge=5)
+    calls_sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    # ICE servers handed to clients (GET /api/v1/calls/ice-servers), comma-separated or
+    # a JSON list: "stun:stun.example.org:3478", "turn:turn.example.org:3478?transport=udp",
+    # "turns:turn.example.org:5349?transport=tcp". TURN needs the secret shared with
+    # coturn (use-auth-secret / static-auth-secret); credentials live for the TTL.
+    stun_uris: Annotated[list[str], NoDecode] = []
+    turn_uris: Annotated[list[str], NoDecode] = []
+    turn_secret: str | None = None
+    turn_ttl_seconds: int = Field(
+        default=86_400,
+        ge=60,
+        validation_alias=AliasChoices("PLAZA_TURN_TTL_SECONDS", "PLAZA_TURN_TTL"),
+    )
+
+    @field_validator("stun_uris", "turn_uris", mode="before")
+    @classmethod
+    def _uri_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -15,7 +15,12 @@ from plaza.payments.events import (
     PaymentRequestResolved,
     RailTransferUpdated,
 )
-from plaza.payments.interfaces import BlockChecker, UserDirectory, UserInfo
+from plaza.payments.interfaces import (
+    BlockChecker,
+    ConversationMembership,
+    UserDirectory,
+    UserInfo,
+)
 from plaza.payments.ledger import (
     CURRENCIES,
     EXPIRY_CODE,
@@ -49,6 +54,7 @@ __all__ = [
     "BankRail",
     "BlockChecker",
     "Context",
+    "ConversationMembership",
     "DisputeOpened",
     "DisputeResolved",
     "IdentityDirectory",

@@ -217,7 +217,13 @@ def build_router(
         """Pay another user from the wallet. Private to payer and payee."""
 
         async def work() -> BaseModel:
-            payment = await payments.p2p.send(me, to=body.to, amount=body.amount, note=body.note)
+            payment = await payments.p2p.send(
+                me,
+                to=body.to,
+                amount=body.amount,
+                note=body.note,
+                conversation_id=body.conversation_id,
+            )
             return (
                 await v.payments_out(
                     users, [await payments.p2p.get(me.user.id, payment.id)], me.user.id

@@ -17,7 +17,7 @@ class PaymentCompleted(Event):
     currency: str
     refund_of: int | None = None
     request_id: int | None = None
-    # Payments sent from a conversation will carry it (DM issue); None until then.
+    # Set when the payment was sent from a DM conversation: messaging posts it there.
     conversation_id: int | None = None
 
 

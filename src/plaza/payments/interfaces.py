@@ -13,6 +13,12 @@ class BlockChecker(Protocol):
     async def blocked_either_way(self, a: int, b: int) -> bool: ...
 
 
+class ConversationMembership(Protocol):
+    """``plaza.messaging.Messaging`` fits this: payments made from a DM check it."""
+
+    async def shares_conversation(self, conversation_id: int, a: int, b: int) -> bool: ...
+
+
 @dataclass(frozen=True)
 class UserInfo:
     id: int

@@ -41,7 +41,7 @@ class WalletPayment(Base):
     transfer_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     refund_of: Mapped[int | None] = mapped_column(BigInteger, index=True)
     request_id: Mapped[int | None] = mapped_column(BigInteger)
-    # Payments sent from a direct-message conversation will carry it (DM issue).
+    # Set on a payment sent from a direct-message conversation; the thread shows it.
     conversation_id: Mapped[int | None] = mapped_column(BigInteger)
     failure: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -71,6 +71,12 @@ class P2P:
             raise InvalidInput("to", "you cannot pay yourself")
         if await self.ctx.blocks.blocked_either_way(payer_id, payee.id):
             raise Blocked(f"blocked: you cannot pay @{payee.username}")
+        if conversation_id is not None and not await self.ctx.conversations.shares_conversation(
+            conversation_id, payer_id, payee.id
+        ):
+            raise InvalidInput(
+                "conversation_id", f"not a conversation you are in with @{payee.username}"
+            )
         payment = await self.open_payment(
             principal,
             payer_id=payer_id,

@@ -94,6 +94,13 @@ class PaymentCreate(Input):
     to: str = Field(min_length=1, max_length=64, description="The payee's username.")
     amount: Money
     note: str = Field(default="", max_length=280)
+    conversation_id: IdStr | None = Field(
+        default=None,
+        description=(
+            "Pay from this direct-message conversation: both people must be in it, and "
+            "the payment shows in the thread."
+        ),
+    )
 
 
 class PaymentOut(BaseModel):

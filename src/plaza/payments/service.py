@@ -23,7 +23,12 @@ from plaza.core.errors import DomainError, InvalidInput, NotFound
 from plaza.core.events import EventBus
 from plaza.core.ids import SnowflakeGenerator
 from plaza.identity import IdentityService, Principal, ServerKeys
-from plaza.payments.interfaces import BlockChecker, UserDirectory, UserInfo
+from plaza.payments.interfaces import (
+    BlockChecker,
+    ConversationMembership,
+    UserDirectory,
+    UserInfo,
+)
 from plaza.payments.ledger import Ledger, TransferResult, TransferSpec, TransferStatus
 from plaza.payments.schemas import Money
 
@@ -156,6 +161,7 @@ class Context:
         identity: IdentityService,
         users: UserDirectory,
         blocks: BlockChecker,
+        conversations: ConversationMembership,
         policy: Policy,
     ) -> None:
         self.db = db
@@ -167,6 +173,7 @@ class Context:
         self.identity = identity
         self.users = users
         self.blocks = blocks
+        self.conversations = conversations
         self.policy = policy
         self._system: dict[str, int] = {}
 

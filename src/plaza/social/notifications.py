@@ -1,4 +1,5 @@
-"""Notifications: likes, replies, reposts, quotes, follows, follow requests, mentions.
+"""Notifications: likes, replies, reposts, quotes, follows, follow requests, mentions,
+message requests (from messaging) and missed calls (from calls).
 
 ``notify`` runs inside the write session of whatever caused it (a like, a follow), so
 a notification exists exactly when its cause does. Blocks and mutes are applied
@@ -30,13 +31,21 @@ from plaza.social.profiles import (
 )
 
 NotificationKind = Literal[
-    "like", "reply", "repost", "quote", "follow", "follow_request", "mention"
+    "like",
+    "reply",
+    "repost",
+    "quote",
+    "follow",
+    "follow_request",
+    "mention",
+    "message_request",
+    "missed_call",
 ]
 KINDS: frozenset[str] = frozenset(get_args(NotificationKind))
 # Kinds that appear once per actor (and post): liking, unliking and liking again
 # does not notify twice.
 _DEDUPED_PER_POST = frozenset({"like", "repost"})
-_DEDUPED_PER_ACTOR = frozenset({"follow", "follow_request"})
+_DEDUPED_PER_ACTOR = frozenset({"follow", "follow_request", "message_request"})
 
 
 @dataclass(frozen=True)
