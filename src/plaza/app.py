@@ -510,6 +510,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     web.mount_social_posts(app, site, entitlements=plaza.entitlements)
     web.mount_social_graph(app, site, profiles=plaza.profiles, graph=plaza.social_graph)
     web.mount_payments(app, site, plaza.payments)
+    web.mount_messaging(app, site)
+    web.mount_calls(app, site, plaza.calls.policy)
 
     app.add_middleware(
         BodyLimitMiddleware, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes

@@ -3,7 +3,7 @@ settles at once here), pays Bob with a note; Bob, whose wallet page is already o
 sees the payment arrive live and refunds it, and Alice's page shows her balance whole
 again, live too (the stream pushes payments to both parties).
 
-Paying from a DM conversation needs the DM issue.
+Paying from a DM conversation is tested in test_messages_more.py.
 """
 
 from __future__ import annotations

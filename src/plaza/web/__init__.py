@@ -1,6 +1,8 @@
 """The web client: server-rendered pages and small ES modules, served by the app."""
 
 from plaza.web.pages import mount
+from plaza.web.pages_calls import mount_calls
+from plaza.web.pages_messages import mount_messaging
 from plaza.web.pages_payments import mount_payments
 from plaza.web.pages_safety import mount_safety
 from plaza.web.pages_social_graph import mount_social_graph
@@ -11,6 +13,8 @@ __all__ = [
     "NavItem",
     "Site",
     "mount",
+    "mount_calls",
+    "mount_messaging",
     "mount_payments",
     "mount_safety",
     "mount_social_graph",

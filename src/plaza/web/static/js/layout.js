@@ -41,6 +41,10 @@ async function openStream() {
   const [{ connectStream }, { refreshBadge }] = await Promise.all([
     import("./realtime/stream.js"),
     import("./social/notifications.js"),
+    import("./messages-badge.js"), // the Messages link's unread badge follows the stream
+    // Calls ring on every page, so its listener must be there first; a failure there
+    // must not cost the page its stream.
+    import("./calls.js").catch((error) => console.error("calls unavailable", error)),
   ]);
   const stream = connectStream({
     onEvent(frame) {

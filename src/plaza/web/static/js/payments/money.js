@@ -27,8 +27,11 @@ export function newKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** POST that moves money: JSON in and out, CSRF and a new Idempotency-Key. */
-export async function postMoney(path, body = {}) {
+/**
+ * POST that moves money: JSON in and out, CSRF and an Idempotency-Key (a new one
+ * unless `key` is given: a retry of the same attempt passes the key it used).
+ */
+export async function postMoney(path, body = {}, { key = newKey() } = {}) {
   let response;
   try {
     response = await fetch(path, {
@@ -38,7 +41,7 @@ export async function postMoney(path, body = {}) {
         Accept: "application/json, application/problem+json",
         "Content-Type": "application/json",
         "X-CSRF-Token": csrfToken(),
-        "Idempotency-Key": newKey(),
+        "Idempotency-Key": key,
       },
       body: JSON.stringify(body),
     });

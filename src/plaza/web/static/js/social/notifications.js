@@ -14,6 +14,14 @@ const WHAT = {
   follow: "followed you",
   follow_request: "asked to follow you",
   mention: "mentioned you",
+  message_request: "sent you a message request",
+  missed_call: "tried to call you",
+};
+// Where a notification's button leads: [href, label].
+const FOLLOW_UP = {
+  follow_request: ["/settings/privacy#requests", "Review"],
+  message_request: ["/messages?tab=requests", "Open requests"],
+  missed_call: ["/calls?tab=missed", "Call log"],
 };
 
 /** Show the unread count next to the nav link (hidden at zero). */
@@ -46,7 +54,8 @@ function row(item) {
   const actor = item.actor;
   const who = h("a", { href: `/@${encodeURIComponent(actor.username)}` }, h("strong", {}, actor.display_name || actor.username), ` @${actor.username}`);
   const what = item.post_id ? h("a", { href: postLink(item) }, WHAT[item.kind] || item.kind) : WHAT[item.kind] || item.kind;
-  const extra = item.kind === "follow_request" ? h("a", { href: "/settings/privacy#requests", class: "button button--small button--secondary" }, "Review") : null;
+  const [href, label] = FOLLOW_UP[item.kind] || [];
+  const extra = href ? h("a", { href, class: "button button--small button--secondary" }, label) : null;
   return h(
     "li",
     { class: `notification${item.read ? "" : " notification--unread"}` },
