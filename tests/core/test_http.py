@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import make_url
 
 from plaza.app import create_app
 from plaza.config import Settings
@@ -368,3 +370,36 @@ async def test_openapi_and_docs_are_served(client: httpx.AsyncClient) -> None:
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+
+
+async def test_a_write_that_cannot_get_sqlites_lock_is_a_503_to_retry(
+    settings: Settings, users: Users
+) -> None:
+    """Overload on SQLite (the one writer held past the busy timeout) is a 503 with
+    Retry-After, not a 500, and nothing is half-written: the retry succeeds."""
+    if not settings.resolved_database_url.startswith("sqlite"):
+        pytest.skip("SQLite's single-writer lock")
+    alice = await users.create()
+    impatient = settings.model_copy(update={"sqlite_busy_timeout_ms": 100})
+    app = create_app(impatient)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
+            path = make_url(settings.resolved_database_url).database or ""
+            holder = sqlite3.connect(path, isolation_level=None)
+            try:
+                holder.execute("BEGIN IMMEDIATE")
+                busy = await c.patch(
+                    "/api/v1/me/profile", json={"bio": "hello"}, headers=alice.headers
+                )
+                body = assert_problem(busy, 503)
+                assert busy.headers["retry-after"] == "1"
+                assert "try again" in body["detail"].lower()
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+            retried = await c.patch(
+                "/api/v1/me/profile", json={"bio": "hello"}, headers=alice.headers
+            )
+            assert retried.status_code == 200, retried.text
+            assert retried.json()["bio"] == "hello"

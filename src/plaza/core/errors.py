@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -174,6 +175,11 @@ def _document_problems(document: dict[str, Any]) -> None:
             )
 
 
+def _database_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite giving up on its write lock ("database is locked")."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     build_openapi = app.openapi
 
@@ -222,6 +228,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers) if exc.headers else None,
         )
 
+    async def database_error(request: Request, exc: Exception) -> Response:
+        if not _database_busy(exc):
+            return await unexpected(request, exc)
+        # SQLite's one writer was held longer than the busy timeout: the server is
+        # overloaded, the transaction was rolled back, and the request can be sent again.
+        logger.warning("database busy", extra={"path": request.url.path})
+        return problem_response(
+            503,
+            detail="The server is busy; nothing was changed. Try again shortly.",
+            slug="unavailable",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+        )
+
     async def unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error", exc_info=exc)
         return problem_response(
@@ -231,4 +251,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(OperationalError, database_error)
     app.add_exception_handler(Exception, unexpected)
