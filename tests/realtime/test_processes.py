@@ -132,3 +132,40 @@ async def test_a_follow_through_one_process_reaches_sockets_on_both(serve: Serve
             hello = await _frame(again)
             assert hello["data"]["seq"] == 1
             assert (await _frame(again))["seq"] == 1
+
+
+async def test_a_message_sent_through_one_process_reaches_a_client_on_the_other(
+    serve: Serve,
+) -> None:
+    async with serve() as a, serve() as b, httpx.AsyncClient() as client:
+        alice = await _account(client, a)
+        bob = await _account(client, b)
+        as_alice = {"Authorization": f"Bearer {alice['token']}"}
+        as_bob = {"Authorization": f"Bearer {bob['token']}"}
+        ws_b = b.replace("http://", "ws://") + "/api/v1/stream"
+        async with connect(ws_b, additional_headers=as_bob) as bob_on_b:
+            assert (await _frame(bob_on_b))["type"] == "hello"
+            started = await client.post(
+                f"{a}/api/v1/conversations",
+                json={"participants": [bob["username"]]},
+                headers=as_alice,
+            )
+            assert started.status_code == 201, started.text
+            cid = started.json()["id"]
+            sent = [
+                await client.post(
+                    f"{a}/api/v1/conversations/{cid}/messages",
+                    json={"text": f"hello {n}", "client_id": f"c{n}"},
+                    headers=as_alice,
+                )
+                for n in range(3)
+            ]
+            assert [r.status_code for r in sent] == [201, 201, 201]
+            got: list[dict[str, Any]] = []
+            while len(got) < 3:
+                frame = await _frame(bob_on_b)
+                if frame["type"] == "message.created":
+                    got.append(frame["data"])
+            assert [m["id"] for m in got] == [r.json()["id"] for r in sent]
+            assert [m["text"] for m in got] == ["hello 0", "hello 1", "hello 2"]
+            assert {m["conversation_id"] for m in got} == {cid}
