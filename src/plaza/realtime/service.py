@@ -93,24 +93,29 @@ class Realtime:
         if key is not None:
             # A concurrent insert of the same key waits for the other transaction and
             # then does nothing, so exactly one of them delivers.
+            # Statements take their rows as executemany parameters, not .values([...]):
+            # SQLAlchemy cannot cache a multi-row VALUES, and compiling it again on every
+            # delivery cost more than executing it.
             claim = (
                 dialect.insert(StreamDeliveryKey)
-                .values([{"user_id": u, "key": key, "created_at": now} for u in recipients])
                 .on_conflict_do_nothing()
                 .returning(StreamDeliveryKey.user_id)
             )
-            recipients = sorted(int(u) for u in (await session.execute(claim)).scalars())
+            rows = [{"user_id": u, "key": key, "created_at": now} for u in recipients]
+            recipients = sorted(int(u) for u in (await session.execute(claim, rows)).scalars())
             if not recipients:
                 return {}
         # Sorted, so that two transactions lock shared counter rows in the same order.
-        bump = dialect.insert(StreamCounter).values(
-            [{"user_id": user_id, "last_seq": 1} for user_id in recipients]
+        bump = (
+            dialect.insert(StreamCounter)
+            .on_conflict_do_update(
+                index_elements=[StreamCounter.user_id],
+                set_={"last_seq": StreamCounter.last_seq + 1},
+            )
+            .returning(StreamCounter.user_id, StreamCounter.last_seq)
         )
-        bump = bump.on_conflict_do_update(
-            index_elements=[StreamCounter.user_id],
-            set_={"last_seq": StreamCounter.last_seq + 1},
-        ).returning(StreamCounter.user_id, StreamCounter.last_seq)
-        seqs = {int(row[0]): int(row[1]) for row in (await session.execute(bump)).all()}
+        counters = [{"user_id": user_id, "last_seq": 1} for user_id in recipients]
+        seqs = {int(row[0]): int(row[1]) for row in (await session.execute(bump, counters)).all()}
         await session.execute(
             insert(StreamEvent),
             [
