@@ -23,6 +23,11 @@ export function createGroupPanel({ path, me, onChanged }) {
   const renameForm = $("dm-rename-form");
   const addForm = $("dm-add-form");
   let conversation = null;
+  // While an inline "Remove …?" confirmation is open, a live update (someone joined,
+  // the stream's conversation.updated) must not redraw the list under it: it would
+  // detach the confirmation the person is about to click. The update waits.
+  let confirming = false;
+  let deferred = null;
 
   const isAdmin = () => conversation?.members?.some((m) => m.username === me && m.role === "admin" && m.state === "active");
 
@@ -50,7 +55,19 @@ export function createGroupPanel({ path, me, onChanged }) {
         "Remove",
       );
       remove.addEventListener("click", async () => {
-        if (!(await confirmInline(remove, `Remove @${member.username}?`, "Remove"))) return;
+        confirming = true;
+        let confirmed;
+        try {
+          confirmed = await confirmInline(remove, `Remove @${member.username}?`, "Remove");
+        } finally {
+          confirming = false;
+        }
+        if (deferred) {
+          const next = deferred;
+          deferred = null;
+          if (!confirmed) render(next);
+        }
+        if (!confirmed) return;
         clearErrors(errorRegion);
         try {
           await api.delete(`${path}/members/${encodeURIComponent(member.username)}`);
@@ -67,6 +84,11 @@ export function createGroupPanel({ path, me, onChanged }) {
   }
 
   function render(next) {
+    if (confirming) {
+      conversation = next;
+      deferred = next;
+      return;
+    }
     conversation = next;
     const group = conversation?.kind === "group";
     panel.hidden = !group;
