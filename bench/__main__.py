@@ -11,6 +11,10 @@ import sys
 import time
 
 from bench import (
+    calls_aiortc,
+    calls_signalling,
+    dm_delivery,
+    dm_fanout,
     ledger,
     me_read,
     media_range,
@@ -29,6 +33,12 @@ BENCHMARKS = {
     "ledger": ledger.main,
     "social_posts": social_posts.main,
     "stream_connections": stream_connections.main,
+    # The short versions here; run ``python -m bench.dm_delivery`` alone for the full curve.
+    "dm_delivery": lambda argv: dm_delivery.main(["--quick", *argv]),
+    "dm_fanout": lambda argv: dm_fanout.main(["--quick", *argv]),
+    # Short versions too: ``python -m bench.calls_signalling`` alone for the full curve.
+    "calls_signalling": lambda argv: calls_signalling.main(["--quick", *argv]),
+    "calls_aiortc": lambda argv: calls_aiortc.main(["--quick", *argv]),
 }
 
 
