@@ -90,6 +90,12 @@ def test_serve_runs_the_quick_start(env: dict[str, str]) -> None:
         )
         assert signed_in.status_code == 201
         assert signed_in.json()["user"]["username"] == "demo"
+        as_demo = {"Authorization": f"Bearer {signed_in.json()['token']}"}
+        inbox = httpx.get(f"http://127.0.0.1:{port}/api/v1/conversations", headers=as_demo)
+        assert inbox.status_code == 200, inbox.text
+        [chat] = inbox.json()["data"]
+        assert chat["last_message"]["sender"]["username"] == "alice"
+        assert chat["unread_count"] == 1
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -101,6 +101,12 @@ _DEMO_POSTS = (
     ("demo", "Hello, Plaza! This is the demo account. Follow @alice and @bob for more."),
 )
 
+_DEMO_CHAT = (
+    ("alice", "Hi! Welcome to Plaza. Messages, calls and payments, no phone number."),
+    ("demo", "Thanks! Is that coffee with Bob still on?"),
+    ("alice", "Yes, 4pm. You can send me money for it from this chat, too."),
+)
+
 
 async def _demo_social(plaza: Plaza) -> None:
     """Follows among the demo accounts, a few posts, a reply and likes."""
@@ -119,6 +125,19 @@ async def _demo_social(plaza: Plaza) -> None:
     await plaza.posts.create(ids["alice"], NewPost(text="Count me in ☕", reply_to=coffee))
     for fan in ("demo", "carol"):
         await plaza.posts.like(ids[fan], posted["alice"].post.id)
+    # A direct conversation in the inbox, so the Messages page is not empty. The
+    # demo account follows alice, so her first message lands in its inbox.
+    chat = await plaza.messaging.conversations.start(ids["alice"], ["demo"], None)
+    thread = int(chat.conversation["id"])
+    last = 0
+    for n, (author, text) in enumerate(_DEMO_CHAT):
+        if author == "demo":
+            # Demo read what came before answering; alice's last message stays unread.
+            await plaza.messaging.receipts.mark(ids["demo"], thread, last, "read")
+        sent = await plaza.messaging.messages.send(
+            ids[author], thread, text=text, client_id=f"demo-{n}"
+        )
+        last = int(sent.message["id"])
 
 
 @main.command()
