@@ -7,18 +7,13 @@
 //   as soon as it is called (the message shows optimistically); onTyping() on input.
 
 import { h } from "./dom.js";
-import { clearErrors, say, showError } from "./forms.js";
+import { clearErrors, say } from "./forms.js";
+import { uploadAttachment } from "./media/attachment.js";
 import { displayName } from "./messages-common.js";
 
 const IMAGE_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"];
 const VIDEO_TYPES = ["video/mp4", "video/webm", "video/quicktime"];
 const MAX_ATTACHMENTS = 4;
-
-let uploader = null;
-function loadUploader() {
-  uploader ??= import("./media/upload.js").then((m) => m.uploadFile);
-  return uploader;
-}
 
 export function createMessageComposer({ maxLength = 10_000, onSend, onTyping = () => {} }) {
   const attachments = [];
@@ -108,31 +103,7 @@ export function createMessageComposer({ maxLength = 10_000, onSend, onTyping = (
 
   async function upload(item) {
     refresh();
-    try {
-      const uploadFile = await loadUploader();
-      const media = await uploadFile(item.file, {
-        onProgress(sent, total) {
-          if (item.removed || !total) return;
-          const percent = Math.min(100, Math.round((sent / total) * 100));
-          item.progress.value = percent;
-          item.stateText.textContent = sent >= total ? "Processing…" : `${percent}%`;
-        },
-      });
-      if (item.removed) return;
-      item.media = media;
-      item.state = "done";
-      item.progress.value = 100;
-      item.progress.setAttribute("aria-label", `${item.file.name} uploaded`);
-      item.stateText.textContent = "Uploaded";
-      item.row.dataset.state = "done";
-      say(uploadStatus, `${item.file.name} uploaded.`);
-    } catch (error) {
-      if (item.removed) return;
-      item.state = "failed";
-      item.row.dataset.state = "failed";
-      item.stateText.textContent = "Failed";
-      showError(errorRegion, error.detail ? error : Object.assign(new Error(`${item.file.name} could not be uploaded.`), { friendly: true }));
-    }
+    await uploadAttachment(item, { uploadStatus, errorRegion });
     refresh();
   }
 

@@ -6,6 +6,7 @@
 
 import { api } from "../api.js";
 import { h } from "../dom.js";
+import { uploadAttachment } from "../media/attachment.js";
 import { clearErrors, say, showError } from "../forms.js";
 import { announce, quoteEmbed } from "./post.js";
 
@@ -76,13 +77,6 @@ export function weightedLength(text) {
 
 const IMAGE_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"];
 const VIDEO_TYPES = ["video/mp4", "video/webm", "video/quicktime"];
-
-let uploader = null;
-/** The media helper's uploadFile(), loaded when first needed. */
-function loadUploader() {
-  uploader ??= import("../media/upload.js").then((m) => m.uploadFile);
-  return uploader;
-}
 
 let composerCount = 0;
 
@@ -198,32 +192,7 @@ export function createComposer({ label = "What’s happening?", submitLabel = "P
   async function startUpload(item) {
     item.state = "uploading";
     refresh();
-    try {
-      const uploadFile = await loadUploader();
-      const media = await uploadFile(item.file, {
-        altText: item.alt.value.trim(),
-        onProgress(sent, total) {
-          if (item.removed || !total) return;
-          const percent = Math.min(100, Math.round((sent / total) * 100));
-          item.progress.value = percent;
-          item.stateText.textContent = sent >= total ? "Processing…" : `${percent}%`;
-        },
-      });
-      if (item.removed) return;
-      item.media = media;
-      item.state = "done";
-      item.progress.value = 100;
-      item.progress.setAttribute("aria-label", `${item.file.name} uploaded`);
-      item.stateText.textContent = "Uploaded";
-      item.row.dataset.state = "done";
-      say(uploadStatus, `${item.file.name} uploaded.`);
-    } catch (error) {
-      if (item.removed) return;
-      item.state = "failed";
-      item.row.dataset.state = "failed";
-      item.stateText.textContent = "Failed";
-      showError(errorRegion, error.detail ? error : Object.assign(new Error(`${item.file.name} could not be uploaded.`), { friendly: true }));
-    }
+    await uploadAttachment(item, { altText: item.alt.value.trim(), uploadStatus, errorRegion });
     refresh();
   }
 
