@@ -4,6 +4,7 @@ and wires the domains together. Nothing else constructs infrastructure."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -21,9 +22,9 @@ from plaza.calls import CallEnded, Calls, CallsPolicy
 from plaza.calls import build_router as calls_router
 from plaza.config import Settings
 from plaza.core import migrations
-from plaza.core.clock import Clock, SystemClock
+from plaza.core.clock import Clock, OffsetFileClock, SystemClock
 from plaza.core.db import Database
-from plaza.core.errors import install_problem_handlers, problem_response
+from plaza.core.errors import NotFound, install_problem_handlers, problem_response
 from plaza.core.events import EventBus, RedisEventBus
 from plaza.core.http import BodyLimitMiddleware, HttpMetrics, RequestContextMiddleware
 from plaza.core.idempotency import IdempotencyStore
@@ -52,7 +53,7 @@ from plaza.payments import Context as PaymentsContext
 from plaza.payments import IdentityDirectory, Ledger, PaymentCompleted, Payments, SandboxRail
 from plaza.payments import Policy as PaymentsPolicy
 from plaza.payments import build_router as payments_router
-from plaza.premium import Entitlements
+from plaza.premium import Billing, BillingPolicy, Charger, Entitlements, Plans
 from plaza.premium import build_router as premium_router
 from plaza.realtime import Realtime, RealtimeSettings, StreamShortcut
 from plaza.realtime import build_router as realtime_router
@@ -123,11 +124,14 @@ class Plaza:
     realtime: Realtime = field(init=False)
     messaging: Messaging = field(init=False)
     calls: Calls = field(init=False)
+    billing: Billing = field(init=False)
 
 
 def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
     """Construct (without starting) everything a Plaza process needs."""
-    clock = clock or SystemClock()
+    if clock is None:
+        offset_file = settings.clock_offset_file
+        clock = OffsetFileClock(offset_file) if offset_file else SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(
         settings.resolved_database_url,
@@ -339,6 +343,26 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
     periodic.every(settings.calls_sweep_interval_seconds, "calls-missed", plaza.calls.sweep_missed)
     bus.subscribe(CallEnded, lambda e: _show_call_in_conversation(plaza.messaging, e))
     lifecycle.add_exporter("calls", plaza.calls.export)
+    # Premium is billed from the wallet: it needs the ledger and tells people (through
+    # notifications) when a renewal fails or the subscription ends.
+    charger = Charger(
+        ledger=plaza.ledger,
+        ids=ids,
+        bus=bus,
+        notifier=plaza.notifications,
+        policy=BillingPolicy.from_settings(settings),
+    )
+    plaza.billing = Billing(
+        db=db,
+        clock=clock,
+        ids=ids,
+        ledger=plaza.ledger,
+        plans=Plans.from_settings(settings),
+        charger=charger,
+    )
+    periodic.every(
+        settings.premium_renewal_interval_seconds, "premium-renewals", plaza.billing.renew_due
+    )
     wire_live_events(bus, db, plaza.realtime)
     return plaza
 
@@ -483,7 +507,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             cookie_secure=settings.cookie_secure,
         )
     )
-    app.include_router(premium_router(plaza.entitlements, plaza.auth))
+    app.include_router(
+        premium_router(
+            plaza.entitlements,
+            plaza.auth,
+            plaza.billing,
+            plaza.idempotency,
+            IdentityUsernames(plaza.identity),
+        )
+    )
     app.include_router(media_router(plaza.media, plaza.auth))
     app.include_router(safety_router(plaza.safety, plaza.auth))
     # GET/PATCH /api/v1/me/settings: one flat object composed of each domain's section.
@@ -527,3 +559,17 @@ def app_from_environment() -> FastAPI:
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
     return create_app(settings)
+
+
+class IdentityUsernames:
+    """``plaza.premium.Usernames`` over the identity service (for the admin view)."""
+
+    def __init__(self, identity: IdentityService) -> None:
+        self.identity = identity
+
+    async def usernames(self, user_ids: set[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        for user_id in user_ids:
+            with contextlib.suppress(NotFound):  # a deleted account shows without a name
+                found[user_id] = (await self.identity.get_user(user_id)).username
+        return found

@@ -285,6 +285,19 @@ def ledger_verify() -> None:
     click.echo("ledger verified: every invariant holds")
 
 
+@main.group()
+def premium() -> None:
+    """Premium subscriptions."""
+
+
+@premium.command("renew")
+def premium_renew() -> None:
+    """Renew, retry or expire every subscription that is due now (what the scheduler
+    does every PLAZA_PREMIUM_RENEWAL_INTERVAL_SECONDS); safe beside running servers."""
+    report = _run(lambda plaza: plaza.billing.renew_due())
+    click.echo(f"renewed {report.charged}, failed {report.failed}, expired {report.expired}")
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")

@@ -189,6 +189,22 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PLAZA_TURN_TTL_SECONDS", "PLAZA_TURN_TTL"),
     )
 
+    # Premium (billed from the wallet, in the wallet currency's minor units)
+    premium_monthly_price: int = Field(default=800, ge=1)
+    # The yearly plan: $84, 12.5% off twelve months ($96), as X prices it.
+    premium_yearly_price: int = Field(default=8_400, ge=1)
+    # A renewal that fails for lack of funds is retried every retry interval; the
+    # subscription keeps its entitlements until the period end plus the grace, then expires.
+    premium_grace_seconds: int = Field(default=7 * 86_400, ge=0)
+    premium_retry_seconds: int = Field(default=86_400, ge=1)
+    # How often each process looks for due renewals, and how many one transaction takes.
+    premium_renewal_interval_seconds: float = Field(default=60.0, gt=0)
+    premium_renewal_batch: int = Field(default=1000, ge=1, le=10_000)
+
+    # For tests and demos of time rules only: the clock runs this file's number of
+    # seconds ahead of the system clock. Never set it in production.
+    clock_offset_file: Path | None = None
+
     @field_validator("stun_uris", "turn_uris", mode="before")
     @classmethod
     def _uri_list(cls, value: object) -> object:

@@ -21,6 +21,7 @@ from plaza.payments import (
     PaymentRequestResolved,
     RailTransferUpdated,
 )
+from plaza.premium import SubscriptionChanged
 from plaza.realtime import Realtime
 from plaza.social import NotificationCreated
 
@@ -47,6 +48,7 @@ def wire_live_events(bus: EventBus, db: Database, realtime: Realtime) -> None:
     push(PaymentRequested, _request_made)
     push(PaymentRequestResolved, _request_resolved)
     push(RailTransferUpdated, _rail_transfer)
+    push(SubscriptionChanged, _subscription)
 
 
 def _id(value: int | None) -> str | None:
@@ -97,3 +99,15 @@ def _rail_transfer(e: RailTransferUpdated) -> tuple[list[int], str, dict[str, An
         "amount": {"amount": e.amount, "currency": e.currency},
     }
     return [e.user_id], "wallet.transfer", data, f"rail:{e.transfer_id}:{e.status}"
+
+
+def _subscription(e: SubscriptionChanged) -> tuple[list[int], str, dict[str, Any], str]:
+    # The page reloads the subscription itself; the push says what changed and when.
+    data = {
+        "id": str(e.subscription_id),
+        "status": e.status,
+        "cancel_at_period_end": e.cancel_at_period_end,
+    }
+    changed = e.changed_at.isoformat()
+    key = f"premium:{e.subscription_id}:{e.status}:{e.cancel_at_period_end}:{changed}"
+    return [e.user_id], "premium.updated", data, key

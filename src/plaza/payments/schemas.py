@@ -72,6 +72,7 @@ class HistoryLine(BaseModel):
     note: str = ""
     payment_id: IdStr | None = None
     rail_transfer_id: IdStr | None = None
+    receipt_id: IdStr | None = None
 
 
 class StatementLine(HistoryLine):

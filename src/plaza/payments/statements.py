@@ -31,6 +31,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "fee": ("cashout_fee",),
     "return": ("deposit_return", "cashout_return"),
     "dispute": ("dispute_clawback", "dispute_credit"),
+    # Premium charges (the premium domain writes them; the wallet only shows them).
+    "premium": ("premium",),
 }
 KIND_OF_CODE = {code: kind for kind, codes in KINDS.items() for code in codes}
 POSTED = ("posted", "post_pending")
@@ -52,6 +54,8 @@ class Line:
     note: str
     payment_id: int | None
     rail_transfer_id: int | None
+    # A purchase's receipt (a Premium charge), named by the transfer's metadata.
+    receipt_id: int | None = None
 
     @property
     def signed(self) -> int:
@@ -188,6 +192,8 @@ class Statements:
                 note = payment.note
             elif rail is not None and rail.user_id == user_id:
                 note = rail.note
+            elif _meta_id(record, "receipt_id") is not None:
+                note = str(record.metadata.get("description", ""))
             lines.append(
                 Line(
                     id=record.id,
@@ -201,6 +207,7 @@ class Statements:
                     note=note,
                     payment_id=payment.id if payment is not None and other_id else None,
                     rail_transfer_id=rail.id if rail is not None else None,
+                    receipt_id=_meta_id(record, "receipt_id"),
                 )
             )
         return lines

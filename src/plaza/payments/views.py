@@ -193,6 +193,7 @@ def line_out(line: Line) -> HistoryLine:
         note=line.note,
         payment_id=line.payment_id,
         rail_transfer_id=line.rail_transfer_id,
+        receipt_id=line.receipt_id,
     )
 
 

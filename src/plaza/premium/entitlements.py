@@ -1,10 +1,18 @@
 """Entitlements: what a user may do because of Premium, computed in one place.
 
 Every other domain asks this service ("may this user place calls?", "which of these
-authors are verified?") and never looks at grants or, later, subscriptions. Today
-entitlements come from grants (complimentary Premium given by an operator, or a
-single entitlement such as the verified badge); the Premium billing issue adds the
-subscription state to the same computation.
+authors are verified?") and never looks at grants or subscriptions. Entitlements come
+from two sources, combined here and only here:
+
+- grants: complimentary Premium given by an operator, or a single entitlement such as
+  the verified badge, each for a span;
+- subscriptions: a paid subscription brings Premium until its ``access_until``, which
+  billing keeps at the end of the paid period (plus the retry grace while it renews).
+
+Both are compared with the clock at the moment of the question, so an entitlement ends
+exactly when its span does, whether or not the renewal job has run. Nothing already
+started is taken back: calls check ``place_calls`` when a call is placed, not while it
+runs.
 """
 
 from __future__ import annotations
@@ -14,13 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from plaza.core.clock import Clock
 from plaza.core.db import Database
 from plaza.core.errors import InvalidInput
 from plaza.core.ids import SnowflakeGenerator
-from plaza.premium.models import EntitlementGrant
+from plaza.premium.models import EntitlementGrant, Subscription
 
 PREMIUM = "premium"
 
@@ -84,22 +92,40 @@ class Entitlements:
             )
             .distinct()
         )
+        subscribed = select(Subscription.user_id).where(
+            Subscription.user_id.in_(ids), Subscription.access_until > now
+        )
         async with self.db.session(write=False) as session:
-            return set((await session.execute(query)).scalars())
+            found = set((await session.execute(query)).scalars())
+            if found != ids:
+                found.update((await session.execute(subscribed)).scalars())
+            return found
+
+    async def subscribed_until(self, user_id: int) -> datetime | None:
+        """When the user's paid access ends (None: no paid access now)."""
+        now = self.clock.now()
+        async with self.db.session(write=False) as session:
+            until = await session.scalar(
+                select(func.max(Subscription.access_until)).where(
+                    Subscription.user_id == user_id, Subscription.access_until > now
+                )
+            )
+        return until
 
     async def of(self, user_id: int) -> set[Entitlement]:
         """Every entitlement ``user_id`` holds now."""
         now = self.clock.now()
         active = {g.entitlement for g in await self.grants(user_id) if g.active_at(now)}
-        if PREMIUM in active:
+        if PREMIUM in active or await self.subscribed_until(user_id) is not None:
             return set(PREMIUM_ENTITLEMENTS)
         return {Entitlement(name) for name in active if name in Entitlement.__members__.values()}
 
     async def is_premium(self, user_id: int) -> bool:
         now = self.clock.now()
-        return any(
+        granted = any(
             g.entitlement == PREMIUM and g.active_at(now) for g in await self.grants(user_id)
         )
+        return granted or await self.subscribed_until(user_id) is not None
 
     async def grants(self, user_id: int) -> list[Grant]:
         """Every grant of ``user_id``, newest first, including ended ones."""

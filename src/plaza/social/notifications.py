@@ -1,5 +1,6 @@
 """Notifications: likes, replies, reposts, quotes, follows, follow requests, mentions,
-message requests (from messaging) and missed calls (from calls).
+message requests (from messaging), missed calls (from calls) and Premium billing news
+(a failed renewal, an ended subscription).
 
 ``notify`` runs inside the write session of whatever caused it (a like, a follow), so
 a notification exists exactly when its cause does. Blocks and mutes are applied
@@ -40,12 +41,17 @@ NotificationKind = Literal[
     "mention",
     "message_request",
     "missed_call",
+    "premium_payment_failed",
+    "premium_expired",
 ]
 KINDS: frozenset[str] = frozenset(get_args(NotificationKind))
 # Kinds that appear once per actor (and post): liking, unliking and liking again
 # does not notify twice.
 _DEDUPED_PER_POST = frozenset({"like", "repost"})
 _DEDUPED_PER_ACTOR = frozenset({"follow", "follow_request", "message_request"})
+# News about the recipient's own account (Premium billing): the actor is the recipient,
+# since it comes from Plaza rather than from another person.
+_ABOUT_ONESELF = frozenset({"premium_payment_failed", "premium_expired"})
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ class Notifications:
         same post (or followed) and was notified for it."""
         if kind not in KINDS:
             raise ValueError(f"unknown notification kind {kind!r}")
-        if recipient_id == actor_id:
+        if recipient_id == actor_id and kind not in _ABOUT_ONESELF:
             return None
         if await blocked_either_way(session, recipient_id, actor_id):
             return None
