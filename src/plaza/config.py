@@ -195,7 +195,8 @@ class Settings(BaseSettings):
     premium_yearly_price: int = Field(default=8_400, ge=1)
     # A renewal that fails for lack of funds is retried every retry interval; the
     # subscription keeps its entitlements until the period end plus the grace, then expires.
-    premium_grace_seconds: int = Field(default=7 * 86_400, ge=0)
+    # At most 28 days: the grace must end before the next period (February) would.
+    premium_grace_seconds: int = Field(default=7 * 86_400, ge=0, le=28 * 86_400)
     premium_retry_seconds: int = Field(default=86_400, ge=1)
     # How often each process looks for due renewals, and how many one transaction takes.
     premium_renewal_interval_seconds: float = Field(default=60.0, gt=0)

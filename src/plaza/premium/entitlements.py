@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, union, update
 
 from plaza.core.clock import Clock
 from plaza.core.db import Database
@@ -81,25 +81,18 @@ class Entitlements:
         if not ids:
             return set()
         now = self.clock.now()
-        query = (
-            select(EntitlementGrant.user_id)
-            .where(
-                EntitlementGrant.user_id.in_(ids),
-                EntitlementGrant.entitlement.in_((PREMIUM, entitlement.value)),
-                EntitlementGrant.revoked_at.is_(None),
-                EntitlementGrant.starts_at <= now,
-                or_(EntitlementGrant.expires_at.is_(None), EntitlementGrant.expires_at > now),
-            )
-            .distinct()
+        granted = select(EntitlementGrant.user_id).where(
+            EntitlementGrant.user_id.in_(ids),
+            EntitlementGrant.entitlement.in_((PREMIUM, entitlement.value)),
+            EntitlementGrant.revoked_at.is_(None),
+            EntitlementGrant.starts_at <= now,
+            or_(EntitlementGrant.expires_at.is_(None), EntitlementGrant.expires_at > now),
         )
         subscribed = select(Subscription.user_id).where(
             Subscription.user_id.in_(ids), Subscription.access_until > now
         )
         async with self.db.session(write=False) as session:
-            found = set((await session.execute(query)).scalars())
-            if found != ids:
-                found.update((await session.execute(subscribed)).scalars())
-            return found
+            return set((await session.execute(union(granted, subscribed))).scalars())
 
     async def subscribed_until(self, user_id: int) -> datetime | None:
         """When the user's paid access ends (None: no paid access now)."""
