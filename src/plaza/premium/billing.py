@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,9 +26,19 @@ from plaza.core.db import Database
 from plaza.core.errors import Conflict, DomainError, NotFound
 from plaza.core.ids import SnowflakeGenerator
 from plaza.payments import Ledger
-from plaza.premium.charging import ACTIVE, EXPIRED, PAST_DUE, Charger
+from plaza.premium.charging import (
+    ACTIVE,
+    EXPIRED,
+    PAST_DUE,
+    SUBSCRIPTIONS,
+    Changes,
+    Charger,
+    Sub,
+    load,
+    select_subscriptions,
+)
 from plaza.premium.models import Invoice, Subscription
-from plaza.premium.plans import Plan, Plans, period_bounds
+from plaza.premium.plans import Plan, Plans
 
 
 class InsufficientFunds(DomainError):
@@ -149,8 +159,7 @@ class Billing:
         wallet = await self.ledger.wallet_of(user_id, plan.currency)
         await self.charger.revenue_account()
         now = self.clock.now()
-        start, end = period_bounds(now, 0, plan.months)
-        sub = Subscription(
+        sub = Sub(
             id=self.ids.next_id(),
             user_id=user_id,
             plan=plan.id,
@@ -161,12 +170,17 @@ class Billing:
             status=ACTIVE,
             anchor_at=now,
             period_index=-1,  # the charge below moves it into period 0
-            current_period_start=start,
-            current_period_end=start,
+            current_period_start=now,
+            current_period_end=now,
             cancel_at_period_end=False,
+            canceled_at=None,
+            past_due_since=None,
             attempts=0,
-            due_at=end,
-            access_until=start,
+            next_attempt_at=None,
+            due_at=None,
+            access_until=now,
+            ended_at=None,
+            ended_reason=None,
             created_at=now,
             updated_at=now,
         )
@@ -174,14 +188,16 @@ class Billing:
             async with self.db.session() as session:
                 if await self._live(session, user_id) is not None:
                     raise AlreadySubscribed("You already have Premium: manage it on /premium.")
-                session.add(sub)
-                await session.flush()  # the unique live index settles a race here
+                # The unique index on live subscriptions settles a race here.
+                await session.execute(insert(SUBSCRIPTIONS).values(sub.values()))
                 due = self.charger.due(sub, 0)
-                [failure] = await self.charger.charge(session, [due], now)
+                [failure] = await self.charger.charge(session, [due])
                 if failure is not None:
                     raise InsufficientFunds(plan.price, plan.currency)
-                self.charger.paid(session, due, now)
-                self.charger.announce(session, sub)
+                changes = Changes()
+                self.charger.paid(changes, due, now)
+                changes.changed(sub, announce=True)
+                await self.charger.write(session, changes)
                 await session.commit()
         except IntegrityError:
             raise AlreadySubscribed("You already have Premium: manage it on /premium.") from None
@@ -194,14 +210,16 @@ class Billing:
         now = self.clock.now()
         async with self.db.session() as session:
             sub = await self._require_live(session, user_id)
+            changes = Changes()
             if sub.status == PAST_DUE:
-                await self.charger.expire(session, sub, "canceled", now, now)
+                self.charger.expire(changes, sub, "canceled", now, now)
             elif not sub.cancel_at_period_end:
                 sub.cancel_at_period_end = True
                 sub.canceled_at = now
                 sub.access_until = sub.current_period_end
                 sub.updated_at = now
-                self.charger.announce(session, sub)
+                changes.changed(sub, announce=True)
+            await self.charger.write(session, changes)
             await session.commit()
         return self._view(sub)
 
@@ -219,7 +237,9 @@ class Billing:
             sub.canceled_at = None
             sub.access_until = sub.current_period_end + self.policy.grace
             sub.updated_at = now
-            self.charger.announce(session, sub)
+            changes = Changes()
+            changes.changed(sub, announce=True)
+            await self.charger.write(session, changes)
             await session.commit()
         return self._view(sub)
 
@@ -235,10 +255,12 @@ class Billing:
                 raise Conflict("Only a past-due subscription can be paid now.")
             invoices = await self.charger.open_invoices(session, [sub])
             due = self.charger.due(sub, sub.period_index, invoices.get(sub.id))
-            [failure] = await self.charger.charge(session, [due], now)
+            [failure] = await self.charger.charge(session, [due])
             if failure is not None:
                 raise InsufficientFunds(sub.price, sub.currency)
-            self.charger.paid(session, due, now)
+            changes = Changes()
+            self.charger.paid(changes, due, now)
+            await self.charger.write(session, changes)
             await session.commit()
         return self._view(sub)
 
@@ -262,28 +284,28 @@ class Billing:
         await self.charger.revenue_account()
         now = self.clock.now()
         query = (
-            select(Subscription)
-            .where(Subscription.due_at <= now)
-            .order_by(Subscription.due_at)
+            select_subscriptions()
+            .where(SUBSCRIPTIONS.c.due_at <= now)
+            .order_by(SUBSCRIPTIONS.c.due_at)
             .limit(self.policy.batch)
         )
         if not self.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         async with self.db.session() as session:
-            subs = list((await session.scalars(query)).all())
+            subs = await load(session, query)
             if not subs:
                 return RenewalReport(), 0
             invoices = await self.charger.open_invoices(session, subs)
+            changes = Changes()
             dues = []
             expired = 0
             for sub in subs:
                 if sub.status == ACTIVE and sub.cancel_at_period_end:
-                    await self.charger.expire(session, sub, "canceled", sub.current_period_end, now)
+                    self.charger.expire(changes, sub, "canceled", sub.current_period_end, now)
                     expired += 1
                 elif sub.status == PAST_DUE and now >= self.charger.grace_end(sub):
-                    await self.charger.expire(
-                        session, sub, "unpaid", self.charger.grace_end(sub), now
-                    )
+                    grace_end = self.charger.grace_end(sub)
+                    self.charger.expire(changes, sub, "unpaid", grace_end, now)
                     expired += 1
                 elif sub.status == PAST_DUE:
                     dues.append(self.charger.due(sub, sub.period_index, invoices.get(sub.id)))
@@ -291,13 +313,14 @@ class Billing:
                     dues.append(self.charger.due(sub, sub.period_index + 1))
             failed = 0
             if dues:
-                outcomes = await self.charger.charge(session, dues, now)
+                outcomes = await self.charger.charge(session, dues)
                 for due, failure in zip(dues, outcomes, strict=True):
                     if failure is None:
-                        self.charger.paid(session, due, now)
+                        self.charger.paid(changes, due, now)
                     else:
                         failed += 1
-                        await self.charger.failed(session, due, now)
+                        self.charger.failed(changes, due, now)
+            await self.charger.write(session, changes)
             await session.commit()
         return RenewalReport(len(dues) - failed, failed, expired), len(subs)
 
@@ -306,13 +329,14 @@ class Billing:
     async def current(self, user_id: int) -> SubscriptionView | None:
         """The live subscription, else the most recent ended one, else None."""
         async with self.db.session(write=False) as session:
-            sub = await session.scalar(
-                select(Subscription)
-                .where(Subscription.user_id == user_id)
-                .order_by((Subscription.status != EXPIRED).desc(), Subscription.id.desc())
-                .limit(1)
+            found = await load(
+                session,
+                select_subscriptions()
+                .where(SUBSCRIPTIONS.c.user_id == user_id)
+                .order_by((SUBSCRIPTIONS.c.status != EXPIRED).desc(), SUBSCRIPTIONS.c.id.desc())
+                .limit(1),
             )
-        return self._view(sub) if sub is not None else None
+        return self._view(found[0]) if found else None
 
     async def receipts(
         self, user_id: int, *, before: int | None = None, limit: int = 20
@@ -342,7 +366,8 @@ class Billing:
     async def overview(self) -> Overview:
         """The operator's numbers. MRR counts active subscriptions (cancelling ones pay
         for their period; past-due ones are not paying), yearly ones at a twelfth.
-        Churn: subscriptions that ended in the last 30 days, over those live then."""
+        Churn: subscriptions that ended in the last 30 days, over every subscription
+        live at some moment of those 30 days."""
         now = self.clock.now()
         window = now - timedelta(days=30)
         live = Subscription.status != EXPIRED
@@ -374,20 +399,21 @@ class Billing:
                     Subscription.ended_at <= now,
                 )
             )
-            at_start = await session.scalar(
+            # Everyone subscribed at some moment of the window: there at its start or
+            # joined during it (so that the rate stays a fraction).
+            exposed = await session.scalar(
                 select(func.count()).where(
-                    Subscription.created_at < window,
+                    Subscription.created_at <= now,
                     or_(Subscription.ended_at.is_(None), Subscription.ended_at >= window),
                 )
             )
-            overdue = (
-                await session.scalars(
-                    select(Subscription)
-                    .where(Subscription.status == PAST_DUE)
-                    .order_by(Subscription.past_due_since)
-                    .limit(200)
-                )
-            ).all()
+            overdue = await load(
+                session,
+                select_subscriptions()
+                .where(SUBSCRIPTIONS.c.status == PAST_DUE)
+                .order_by(SUBSCRIPTIONS.c.past_due_since)
+                .limit(200),
+            )
         mrr = sum(round(price * count / months) for price, months, count in paying)
         return Overview(
             active=int(counts[0]),
@@ -396,7 +422,7 @@ class Billing:
             mrr=mrr,
             currency=self.policy.currency,
             churned_30d=int(churned or 0),
-            churn_rate_30d=round(int(churned or 0) / at_start, 4) if at_start else 0.0,
+            churn_rate_30d=round(int(churned or 0) / exposed, 4) if exposed else 0.0,
             past_due_accounts=[
                 PastDueAccount(
                     user_id=s.user_id,
@@ -411,15 +437,16 @@ class Billing:
 
     # -- helpers -----------------------------------------------------------------------
 
-    async def _live(self, session: AsyncSession, user_id: int) -> Subscription | None:
-        query = select(Subscription).where(
-            and_(Subscription.user_id == user_id, Subscription.status != EXPIRED)
+    async def _live(self, session: AsyncSession, user_id: int) -> Sub | None:
+        query = select_subscriptions().where(
+            SUBSCRIPTIONS.c.user_id == user_id, SUBSCRIPTIONS.c.status != EXPIRED
         )
         if not self.db.is_sqlite:
             query = query.with_for_update()
-        return await session.scalar(query)
+        found = await load(session, query)
+        return found[0] if found else None
 
-    async def _require_live(self, session: AsyncSession, user_id: int) -> Subscription:
+    async def _require_live(self, session: AsyncSession, user_id: int) -> Sub:
         sub = await self._live(session, user_id)
         if sub is None:
             raise NotFound("You have no Premium subscription.")
@@ -434,7 +461,7 @@ class Billing:
         interval = "year" if months == 12 else "month"
         return Plan(plan_id, f"Premium {plan_id}", interval, months, price, currency)
 
-    def _view(self, sub: Subscription) -> SubscriptionView:
+    def _view(self, sub: Sub) -> SubscriptionView:
         renewing = sub.status == ACTIVE and not sub.cancel_at_period_end
         past_due = sub.status == PAST_DUE
         return SubscriptionView(

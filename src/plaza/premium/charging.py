@@ -7,16 +7,22 @@ subscriber's wallet with a pending transfer and posts it to the Premium revenue
 account (``Ledger.submit_in``). So a charge and its bookkeeping commit together or
 not at all: a process killed mid-run leaves nothing half-charged, and the unique
 (subscription, period) invoice makes a second charge of one period impossible.
+
+Renewals handle a thousand subscriptions per transaction, so rows are read and
+written with Core statements (``Sub`` is a plain record of one row) and every change
+of a batch is written with one ``executemany`` per statement (``Changes``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plaza.config import Settings
@@ -33,6 +39,8 @@ logger = logging.getLogger("plaza.premium")
 PREMIUM_CODE = "premium"
 REVENUE_ACCOUNT = "premium_revenue"
 ACTIVE, PAST_DUE, EXPIRED = "active", "past_due", "expired"
+SUBSCRIPTIONS = cast(Table, Subscription.__table__)
+INVOICES = cast(Table, Invoice.__table__)
 
 
 @dataclass(frozen=True)
@@ -52,18 +60,122 @@ class BillingPolicy:
         )
 
 
+@dataclass(slots=True)
+class Sub:
+    """One ``premium_subscription`` row (see ``models.Subscription`` for the fields)."""
+
+    id: int
+    user_id: int
+    plan: str
+    price: int
+    currency: str
+    months: int
+    wallet_account_id: int
+    status: str
+    anchor_at: datetime
+    period_index: int
+    current_period_start: datetime
+    current_period_end: datetime
+    cancel_at_period_end: bool
+    canceled_at: datetime | None
+    past_due_since: datetime | None
+    attempts: int
+    next_attempt_at: datetime | None
+    due_at: datetime | None
+    access_until: datetime
+    ended_at: datetime | None
+    ended_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    def values(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+# What a state change may touch; the rest is fixed when subscribing.
+_MUTABLE = (
+    "status",
+    "period_index",
+    "current_period_start",
+    "current_period_end",
+    "cancel_at_period_end",
+    "canceled_at",
+    "past_due_since",
+    "attempts",
+    "next_attempt_at",
+    "due_at",
+    "access_until",
+    "ended_at",
+    "ended_reason",
+    "updated_at",
+)
+_SAVE = (
+    update(SUBSCRIPTIONS)
+    .where(SUBSCRIPTIONS.c.id == bindparam("k_id"))
+    .values({name: bindparam(f"v_{name}", type_=SUBSCRIPTIONS.c[name].type) for name in _MUTABLE})
+)
+_PAY_INVOICE = (
+    update(INVOICES)
+    .where(INVOICES.c.id == bindparam("k_id"))
+    .values(
+        status="paid",
+        paid_at=bindparam("v_paid_at", type_=INVOICES.c.paid_at.type),
+        pending_transfer_id=bindparam("v_pending"),
+        transfer_id=bindparam("v_transfer"),
+    )
+)
+_RETRY_INVOICE = (
+    update(INVOICES)
+    .where(INVOICES.c.id == bindparam("k_id"))
+    .values(attempts=INVOICES.c.attempts + 1)
+)
+
+
+def select_subscriptions() -> Select[Any]:
+    return select(*SUBSCRIPTIONS.c)
+
+
+async def load(session: AsyncSession, query: Select[Any]) -> list[Sub]:
+    """The rows ``query`` (built on ``select_subscriptions``) finds, as records."""
+    return [Sub(**row._mapping) for row in await session.execute(query)]
+
+
+@dataclass(frozen=True)
+class OpenInvoice:
+    id: int
+    period_index: int
+
+
 @dataclass
-class _Due:
+class Due:
     """One period to charge: the subscription, which period, and the ids to use."""
 
-    subscription: Subscription
+    sub: Sub
     index: int
     start: datetime
     end: datetime
-    invoice: Invoice | None  # the open invoice of a past_due period being retried
+    invoice: OpenInvoice | None  # the open invoice of a past-due period being retried
     invoice_id: int
     pending_id: int
     post_id: int
+
+
+@dataclass
+class Changes:
+    """Everything one transaction writes, collected while deciding, written in bulk."""
+
+    subs: dict[int, Sub] = field(default_factory=dict)
+    new_invoices: list[dict[str, Any]] = field(default_factory=list)
+    paid_invoices: list[dict[str, Any]] = field(default_factory=list)
+    retried_invoices: list[dict[str, Any]] = field(default_factory=list)
+    voided_for: list[int] = field(default_factory=list)
+    notices: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    announce: list[Sub] = field(default_factory=list)
+
+    def changed(self, sub: Sub, *, announce: bool = False) -> None:
+        self.subs[sub.id] = sub
+        if announce:
+            self.announce.append(sub)
 
 
 def describe(plan: str, start: datetime, end: datetime) -> str:
@@ -99,9 +211,173 @@ class Charger:
             self._revenue = await self.ledger.system_account(REVENUE_ACCOUNT, self.policy.currency)
         return self._revenue
 
-    def specs(self, due: _Due, revenue: int) -> list[TransferSpec]:
+    def due(self, sub: Sub, index: int, invoice: OpenInvoice | None = None) -> Due:
+        """Period ``index`` of ``sub``, to charge (retrying ``invoice`` if given)."""
+        start, end = period_bounds(sub.anchor_at, index, sub.months)
+        return Due(
+            sub=sub,
+            index=index,
+            start=start,
+            end=end,
+            invoice=invoice,
+            invoice_id=invoice.id if invoice is not None else self.ids.next_id(),
+            pending_id=self.ids.next_id(),
+            post_id=self.ids.next_id(),
+        )
+
+    async def charge(
+        self, session: AsyncSession, dues: Sequence[Due]
+    ) -> list[TransferStatus | None]:
+        """Charge every period in ``dues`` inside ``session``; for each, None when it was
+        paid, else the ledger's reason (``INSUFFICIENT_FUNDS`` normally). Nothing but
+        the ledger is written: ``paid`` and ``failed`` record the outcome."""
+        revenue = await self.revenue_account()
+        specs = [spec for due in dues for spec in self._specs(due, revenue)]
+        results = await self.ledger.submit_in(session, specs)
+        outcome: list[TransferStatus | None] = []
+        for k, due in enumerate(dues):
+            reserve, post = results[2 * k].status, results[2 * k + 1].status
+            if reserve is TransferStatus.OK and post is TransferStatus.OK:
+                outcome.append(None)
+                continue
+            failure = reserve if reserve is not TransferStatus.OK else post
+            if failure is not TransferStatus.INSUFFICIENT_FUNDS:
+                logger.error(
+                    "premium charge refused by the ledger",
+                    extra={"subscription_id": due.sub.id, "status": str(failure)},
+                )
+            outcome.append(failure)
+        return outcome
+
+    def paid(self, changes: Changes, due: Due, now: datetime) -> None:
+        """A paid period: its invoice (the receipt) is paid and the subscription moves
+        into the period (active again if it was past due)."""
+        sub = due.sub
+        if due.invoice is None:
+            changes.new_invoices.append(self._invoice(due, now, status="paid", attempts=0))
+        else:
+            changes.paid_invoices.append(
+                {
+                    "k_id": due.invoice_id,
+                    "v_paid_at": now,
+                    "v_pending": due.pending_id,
+                    "v_transfer": due.post_id,
+                }
+            )
+        was_past_due = sub.status == PAST_DUE
+        sub.status = ACTIVE
+        sub.period_index = due.index
+        sub.current_period_start, sub.current_period_end = due.start, due.end
+        sub.attempts = 0
+        sub.past_due_since = None
+        sub.next_attempt_at = None
+        sub.due_at = due.end
+        sub.access_until = due.end if sub.cancel_at_period_end else due.end + self.policy.grace
+        sub.updated_at = now
+        changes.changed(sub, announce=was_past_due)
+
+    def failed(self, changes: Changes, due: Due, now: datetime) -> None:
+        """A failed charge: the period is entered unpaid (past due) and retried every
+        retry interval until the grace ends; the first failure notifies."""
+        sub = due.sub
+        if due.invoice is None:
+            changes.new_invoices.append(self._invoice(due, now, status="open", attempts=1))
+        else:
+            changes.retried_invoices.append({"k_id": due.invoice_id})
+        first = sub.status != PAST_DUE
+        if first:
+            sub.status = PAST_DUE
+            sub.period_index = due.index
+            sub.current_period_start, sub.current_period_end = due.start, due.end
+            sub.past_due_since = due.start
+            sub.attempts = 0
+            changes.notices["premium_payment_failed"].append(sub.user_id)
+        sub.attempts += 1
+        grace_end = self.grace_end(sub)
+        retry = now + self.policy.retry
+        sub.next_attempt_at = retry if retry < grace_end else None
+        sub.due_at = min(retry, grace_end)
+        sub.access_until = grace_end
+        sub.updated_at = now
+        changes.changed(sub, announce=first)
+
+    def expire(self, changes: Changes, sub: Sub, reason: str, at: datetime, now: datetime) -> None:
+        """End ``sub`` at ``at`` ("canceled" or "unpaid"); its open invoice is voided."""
+        sub.status = EXPIRED
+        sub.ended_at = at
+        sub.ended_reason = reason
+        sub.due_at = None
+        sub.next_attempt_at = None
+        sub.access_until = min(sub.access_until, at)
+        sub.updated_at = now
+        changes.voided_for.append(sub.id)
+        changes.notices["premium_expired"].append(sub.user_id)
+        changes.changed(sub, announce=True)
+
+    def grace_end(self, sub: Sub) -> datetime:
+        """When a past-due subscription stops being retried and expires."""
+        return (sub.past_due_since or sub.current_period_end) + self.policy.grace
+
+    async def write(self, session: AsyncSession, changes: Changes) -> None:
+        """Write ``changes`` in ``session``, one statement per kind of change; the
+        announcements go out when the session commits."""
+        if changes.new_invoices:
+            await session.execute(insert(INVOICES), changes.new_invoices)
+        if changes.paid_invoices:
+            await session.execute(_PAY_INVOICE, changes.paid_invoices)
+        if changes.retried_invoices:
+            await session.execute(_RETRY_INVOICE, changes.retried_invoices)
+        if changes.voided_for:
+            await session.execute(
+                update(INVOICES)
+                .where(INVOICES.c.subscription_id.in_(changes.voided_for))
+                .where(INVOICES.c.status == "open")
+                .values(status="void")
+            )
+        if changes.subs:
+            rows = [
+                {"k_id": sub.id} | {f"v_{name}": getattr(sub, name) for name in _MUTABLE}
+                for sub in changes.subs.values()
+            ]
+            await session.execute(_SAVE, rows)
+        for kind, user_ids in changes.notices.items():
+            await self.notifier.notify_own_account(session, user_ids, kind)
+        for sub in changes.announce:
+            self.announce(session, sub)
+
+    def announce(self, session: AsyncSession, sub: Sub) -> None:
+        self.bus.publish(
+            session,
+            SubscriptionChanged(
+                user_id=sub.user_id,
+                subscription_id=sub.id,
+                status=sub.status,
+                cancel_at_period_end=sub.cancel_at_period_end,
+                changed_at=sub.updated_at,
+            ),
+        )
+
+    async def open_invoices(
+        self, session: AsyncSession, subs: Sequence[Sub]
+    ) -> dict[int, OpenInvoice]:
+        """The open (unpaid) invoice of each past-due subscription among ``subs``."""
+        periods = {s.id: s.period_index for s in subs if s.status == PAST_DUE}
+        if not periods:
+            return {}
+        rows = await session.execute(
+            select(INVOICES.c.id, INVOICES.c.subscription_id, INVOICES.c.period_index).where(
+                INVOICES.c.subscription_id.in_(list(periods)), INVOICES.c.status == "open"
+            )
+        )
+        return {
+            r.subscription_id: OpenInvoice(r.id, r.period_index)
+            for r in rows
+            if periods[r.subscription_id] == r.period_index
+        }
+
+    def _specs(self, due: Due, revenue: int) -> list[TransferSpec]:
         """Reserve the price in the wallet, then post it to the revenue account."""
-        sub = due.subscription
+        sub = due.sub
         metadata = {
             "receipt_id": str(due.invoice_id),
             "subscription_id": str(sub.id),
@@ -128,168 +404,24 @@ class Charger:
             ),
         ]
 
-    def due(self, sub: Subscription, index: int, invoice: Invoice | None = None) -> _Due:
-        start, end = period_bounds(sub.anchor_at, index, sub.months)
-        return _Due(
-            subscription=sub,
-            index=index,
-            start=start,
-            end=end,
-            invoice=invoice,
-            invoice_id=invoice.id if invoice is not None else self.ids.next_id(),
-            pending_id=self.ids.next_id(),
-            post_id=self.ids.next_id(),
-        )
-
-    async def charge(
-        self, session: AsyncSession, dues: Sequence[_Due], now: datetime
-    ) -> list[TransferStatus | None]:
-        """Charge every period in ``dues`` inside ``session``; for each, None when it was
-        paid, else the ledger's reason (``INSUFFICIENT_FUNDS`` normally). Nothing is
-        recorded: ``paid`` and ``failed`` do that."""
-        revenue = await self.revenue_account()
-        specs = [spec for due in dues for spec in self.specs(due, revenue)]
-        results = await self.ledger.submit_in(session, specs)
-        outcome: list[TransferStatus | None] = []
-        for k, due in enumerate(dues):
-            reserve, post = results[2 * k].status, results[2 * k + 1].status
-            if reserve is TransferStatus.OK and post is TransferStatus.OK:
-                outcome.append(None)
-                continue
-            failure = reserve if reserve is not TransferStatus.OK else post
-            if failure is not TransferStatus.INSUFFICIENT_FUNDS:
-                logger.error(
-                    "premium charge refused by the ledger",
-                    extra={"subscription_id": due.subscription.id, "status": str(failure)},
-                )
-            outcome.append(failure)
-        return outcome
-
-    def paid(self, session: AsyncSession, due: _Due, now: datetime) -> Invoice:
-        """Record a paid period: its invoice (the receipt) and the subscription moved
-        into it (active again if it was past due)."""
-        sub = due.subscription
-        invoice = due.invoice
-        if invoice is None:
-            invoice = self._invoice(sub, due, now, status="paid")
-            session.add(invoice)
-        invoice.status = "paid"
-        invoice.paid_at = now
-        invoice.pending_transfer_id = due.pending_id
-        invoice.transfer_id = due.post_id
-        was_past_due = sub.status == PAST_DUE
-        sub.status = ACTIVE
-        sub.period_index = due.index
-        sub.current_period_start, sub.current_period_end = due.start, due.end
-        sub.attempts = 0
-        sub.past_due_since = None
-        sub.next_attempt_at = None
-        sub.due_at = due.end
-        sub.access_until = due.end if sub.cancel_at_period_end else due.end + self.policy.grace
-        sub.updated_at = now
-        if was_past_due:
-            self.announce(session, sub)
-        return invoice
-
-    async def failed(self, session: AsyncSession, due: _Due, now: datetime) -> None:
-        """Record a failed charge: the period is entered unpaid (past due) and retried
-        every retry interval until the grace ends; the first failure notifies."""
-        sub = due.subscription
-        if due.invoice is None:
-            invoice = self._invoice(sub, due, now, status="open")
-            invoice.attempts = 1
-            session.add(invoice)
-        else:
-            due.invoice.attempts += 1
-        first = sub.status != PAST_DUE
-        if first:
-            sub.status = PAST_DUE
-            sub.period_index = due.index
-            sub.current_period_start, sub.current_period_end = due.start, due.end
-            sub.past_due_since = due.start
-            sub.attempts = 0
-        sub.attempts += 1
-        grace_end = self.grace_end(sub)
-        retry = now + self.policy.retry
-        sub.next_attempt_at = retry if retry < grace_end else None
-        sub.due_at = min(retry, grace_end)
-        sub.access_until = grace_end
-        sub.updated_at = now
-        if first:
-            await self.notifier.notify(
-                session,
-                recipient_id=sub.user_id,
-                actor_id=sub.user_id,
-                kind="premium_payment_failed",
-            )
-            self.announce(session, sub)
-
-    async def expire(
-        self, session: AsyncSession, sub: Subscription, reason: str, at: datetime, now: datetime
-    ) -> None:
-        """End ``sub`` at ``at`` ("canceled" or "unpaid"); its open invoice is voided."""
-        sub.status = EXPIRED
-        sub.ended_at = at
-        sub.ended_reason = reason
-        sub.due_at = None
-        sub.next_attempt_at = None
-        sub.access_until = min(sub.access_until, at)
-        sub.updated_at = now
-        await session.execute(
-            update(Invoice)
-            .where(Invoice.subscription_id == sub.id, Invoice.status == "open")
-            .values(status="void")
-        )
-        await self.notifier.notify(
-            session, recipient_id=sub.user_id, actor_id=sub.user_id, kind="premium_expired"
-        )
-        self.announce(session, sub)
-
-    def grace_end(self, sub: Subscription) -> datetime:
-        """When a past-due subscription stops being retried and expires."""
-        return (sub.past_due_since or sub.current_period_end) + self.policy.grace
-
-    def announce(self, session: AsyncSession, sub: Subscription) -> None:
-        self.bus.publish(
-            session,
-            SubscriptionChanged(
-                user_id=sub.user_id,
-                subscription_id=sub.id,
-                status=sub.status,
-                cancel_at_period_end=sub.cancel_at_period_end,
-                changed_at=sub.updated_at,
-            ),
-        )
-
-    async def open_invoices(
-        self, session: AsyncSession, subs: Sequence[Subscription]
-    ) -> dict[int, Invoice]:
-        """The open (unpaid) invoice of each past-due subscription among ``subs``."""
-        ids = [s.id for s in subs if s.status == PAST_DUE]
-        if not ids:
-            return {}
-        rows = await session.scalars(
-            select(Invoice).where(Invoice.subscription_id.in_(ids), Invoice.status == "open")
-        )
-        found = {i.subscription_id: i for i in rows}
+    @staticmethod
+    def _invoice(due: Due, now: datetime, *, status: str, attempts: int) -> dict[str, Any]:
+        sub = due.sub
+        paid = status == "paid"
         return {
-            s.id: found[s.id]
-            for s in subs
-            if s.id in found and found[s.id].period_index == s.period_index
+            "id": due.invoice_id,
+            "subscription_id": sub.id,
+            "user_id": sub.user_id,
+            "period_index": due.index,
+            "plan": sub.plan,
+            "amount": sub.price,
+            "currency": sub.currency,
+            "period_start": due.start,
+            "period_end": due.end,
+            "status": status,
+            "attempts": attempts,
+            "pending_transfer_id": due.pending_id if paid else None,
+            "transfer_id": due.post_id if paid else None,
+            "created_at": now,
+            "paid_at": now if paid else None,
         }
-
-    def _invoice(self, sub: Subscription, due: _Due, now: datetime, *, status: str) -> Invoice:
-        return Invoice(
-            id=due.invoice_id,
-            subscription_id=sub.id,
-            user_id=sub.user_id,
-            period_index=due.index,
-            plan=sub.plan,
-            amount=sub.price,
-            currency=sub.currency,
-            period_start=due.start,
-            period_end=due.end,
-            status=status,
-            attempts=0,
-            created_at=now,
-        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,17 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 class Notifier(Protocol):
     """``plaza.social.Notifications`` fits this (kinds ``premium_payment_failed`` and
-    ``premium_expired``, whose actor is the subscriber: the news comes from Plaza)."""
+    ``premium_expired``: news from Plaza about the recipient's own account)."""
 
-    async def notify(
-        self,
-        session: AsyncSession,
-        *,
-        recipient_id: int,
-        actor_id: int,
-        kind: str,
-        post_id: int | None = None,
-    ) -> int | None: ...
+    async def notify_own_account(
+        self, session: AsyncSession, recipient_ids: Collection[int], kind: str
+    ) -> None: ...
 
 
 class Usernames(Protocol):

@@ -66,7 +66,9 @@ class Subscription(Base):
             postgresql_where=_LIVE,
         ),
         Index("ix_premium_subscription_due_at", "due_at"),
-        Index("ix_premium_subscription_user_access", "user_id", "access_until"),
+        # Not (user_id, access_until): renewals move access_until, and an index on it
+        # would be rewritten for every row renewed; a user has few subscriptions.
+        Index("ix_premium_subscription_user_id", "user_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

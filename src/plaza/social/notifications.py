@@ -10,11 +10,12 @@ block or mute made later hides what was stored before).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
 
-from sqlalchemy import ColumnElement, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plaza.core.clock import Clock
@@ -102,7 +103,7 @@ class Notifications:
         same post (or followed) and was notified for it."""
         if kind not in KINDS:
             raise ValueError(f"unknown notification kind {kind!r}")
-        if recipient_id == actor_id and kind not in _ABOUT_ONESELF:
+        if recipient_id == actor_id:
             return None
         if await blocked_either_way(session, recipient_id, actor_id):
             return None
@@ -148,6 +149,51 @@ class Notifications:
             ),
         )
         return notification_id
+
+    async def notify_own_account(
+        self, session: AsyncSession, recipient_ids: Collection[int], kind: str
+    ) -> None:
+        """Store news from Plaza about each recipient's own account (a failed Premium
+        renewal, an ended subscription) in the caller's write session, in bulk; the
+        actor is the recipient. Each is announced once the session commits."""
+        if kind not in _ABOUT_ONESELF:
+            raise ValueError(f"{kind!r} is not news about one's own account")
+        ids = sorted(set(recipient_ids))
+        if not ids:
+            return
+        have = set(
+            await session.scalars(
+                select(SocialProfile.user_id).where(SocialProfile.user_id.in_(ids))
+            )
+        )
+        for user_id in ids:
+            if user_id not in have:  # the list shows the actor from their profile row
+                await self.profiles.ensure(session, user_id)
+        now = self.clock.now()
+        rows = [
+            {
+                "id": self.ids.next_id(),
+                "recipient_id": user_id,
+                "actor_id": user_id,
+                "kind": kind,
+                "post_id": None,
+                "dedupe_key": None,
+                "created_at": now,
+            }
+            for user_id in ids
+        ]
+        await session.execute(insert(Notification), rows)
+        for row in rows:
+            self.bus.publish(
+                session,
+                NotificationCreated(
+                    id=row["id"],
+                    recipient_id=row["recipient_id"],
+                    actor_id=row["actor_id"],
+                    kind=kind,
+                    post_id=None,
+                ),
+            )
 
     async def forget_post(self, session: AsyncSession, post_id: int) -> None:
         """The post was deleted: drop every notification about it, in the caller's

@@ -61,9 +61,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("premium_subscription", schema=None) as batch_op:
         batch_op.create_index("ix_premium_subscription_due_at", ["due_at"], unique=False)
-        batch_op.create_index(
-            "ix_premium_subscription_user_access", ["user_id", "access_until"], unique=False
-        )
+        batch_op.create_index("ix_premium_subscription_user_id", ["user_id"], unique=False)
         batch_op.create_index(
             "uq_premium_subscription_live",
             ["user_id"],
@@ -120,7 +118,7 @@ def downgrade() -> None:
             sqlite_where=sa.text("status != 'expired'"),
             postgresql_where=sa.text("status != 'expired'"),
         )
-        batch_op.drop_index("ix_premium_subscription_user_access")
+        batch_op.drop_index("ix_premium_subscription_user_id")
         batch_op.drop_index("ix_premium_subscription_due_at")
 
     op.drop_table("premium_subscription")
