@@ -38,7 +38,7 @@ from plaza.premium.charging import (
     select_subscriptions,
 )
 from plaza.premium.models import Invoice, Subscription
-from plaza.premium.plans import Plan, Plans
+from plaza.premium.plans import Plan, Plans, period_bounds
 
 
 class InsufficientFunds(DomainError):
@@ -272,9 +272,8 @@ class Billing:
         charged at most once however many processes run this at the same moment."""
         total = RenewalReport()
         while True:
-            # A renewed row whose next period is also over (the job did not run for a
-            # while) is claimed again, so one run catches up; every other outcome
-            # moves due_at past now or clears it, so the loop ends.
+            # Every outcome moves due_at past now or clears it (a renewal charges the
+            # period running now at the latest), so the loop ends.
             report, claimed = await self._renew_batch()
             total += report
             if claimed == 0:
@@ -310,7 +309,7 @@ class Billing:
                 elif sub.status == PAST_DUE:
                     dues.append(self.charger.due(sub, sub.period_index, invoices.get(sub.id)))
                 else:
-                    dues.append(self.charger.due(sub, sub.period_index + 1))
+                    dues.append(self.charger.due(sub, self._next_period(sub, now)))
             failed = 0
             if dues:
                 outcomes = await self.charger.charge(session, dues)
@@ -323,6 +322,18 @@ class Billing:
             await self.charger.write(session, changes)
             await session.commit()
         return RenewalReport(len(dues) - failed, failed, expired), len(subs)
+
+    def _next_period(self, sub: Sub, now: datetime) -> int:
+        """The period a renewing subscription is charged for next: the one after its
+        paid period. Only if no renewal ran for longer than the grace (the operator's
+        scheduler was down) and access lapsed meanwhile, the periods nobody could use
+        are skipped and the one running now is charged, never the missed ones."""
+        index = sub.period_index + 1
+        if now < sub.current_period_end + self.policy.grace:
+            return index
+        while period_bounds(sub.anchor_at, index, sub.months)[1] <= now:
+            index += 1
+        return index
 
     # -- reads -------------------------------------------------------------------------
 
