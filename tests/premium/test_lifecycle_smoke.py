@@ -30,7 +30,8 @@ async def test_a_subscription_lives_renews_lapses_and_comes_back(
     assert started.json()["status"] == "active"
     assert await wallet.available(alice) == 200
     me = (await client.get("/api/v1/me/entitlements", headers=alice.headers)).json()
-    assert me["premium"] and "place_calls" in me["entitlements"]
+    assert me["premium"]
+    assert "place_calls" in me["entitlements"]
 
     # The first renewal cannot be paid: past due, retried, notified, still Premium.
     clock.advance(timedelta(days=32))
@@ -55,7 +56,8 @@ async def test_a_subscription_lives_renews_lapses_and_comes_back(
 
     history = (await client.get("/api/v1/wallet/history", headers=alice.headers)).json()["data"]
     charges = [line for line in history if line["kind"] == "premium"]
-    assert len(charges) == 2 and all(c["receipt_id"] and c["note"] for c in charges)
+    assert len(charges) == 2
+    assert all(c["receipt_id"] and c["note"] for c in charges)
     receipts = (await client.get("/api/v1/premium/receipts", headers=alice.headers)).json()
     assert {r["id"] for r in receipts["data"]} == {c["receipt_id"] for c in charges}
 
