@@ -363,6 +363,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Plaza:
     periodic.every(
         settings.premium_renewal_interval_seconds, "premium-renewals", plaza.billing.renew_due
     )
+    lifecycle.add_exporter("premium", plaza.billing.export)
     wire_live_events(bus, db, plaza.realtime)
     return plaza
 

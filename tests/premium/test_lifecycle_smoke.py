@@ -85,6 +85,11 @@ async def test_a_subscription_lives_renews_lapses_and_comes_back(
     assert again.json()["id"] != sub["id"]
     assert again.json()["current_period_start"] == clock.now().isoformat().replace("+00:00", "Z")
 
+    # The data export carries both subscriptions and every invoice.
+    exported = (await client.get("/api/v1/me/export", headers=alice.headers)).json()["premium"]
+    assert [s["status"] for s in exported["subscriptions"]] == ["expired", "active"]
+    assert sorted(i["status"] for i in exported["invoices"]) == ["paid", "paid", "paid"]
+
 
 def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))

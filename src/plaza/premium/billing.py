@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -56,6 +57,12 @@ class InsufficientFunds(DomainError):
 
 class AlreadySubscribed(DomainError):
     status, slug, title = 409, "already-subscribed", "Already subscribed"
+
+
+def _json(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value
 
 
 def _money(amount: int, currency: str) -> str:
@@ -373,6 +380,41 @@ class Billing:
         if row is None or row.user_id != user_id or row.status != "paid":
             raise NotFound("No such receipt.")
         return self._receipt(row)
+
+    async def export(self, user_id: int) -> dict[str, Any]:
+        """The user's subscriptions and receipts, for the data export."""
+        async with self.db.session(write=False) as session:
+            subs = await load(
+                session,
+                select_subscriptions()
+                .where(SUBSCRIPTIONS.c.user_id == user_id)
+                .order_by(SUBSCRIPTIONS.c.id),
+            )
+            invoices = (
+                await session.scalars(
+                    select(Invoice).where(Invoice.user_id == user_id).order_by(Invoice.id)
+                )
+            ).all()
+        keep = ("plan", "price", "currency", "status", "anchor_at", "current_period_start")
+        more = ("current_period_end", "cancel_at_period_end", "ended_at", "ended_reason")
+        return {
+            "subscriptions": [
+                {"id": str(sub.id)} | {name: _json(getattr(sub, name)) for name in (*keep, *more)}
+                for sub in subs
+            ],
+            "invoices": [
+                {
+                    "id": str(i.id),
+                    "period_start": _json(i.period_start),
+                    "period_end": _json(i.period_end),
+                    "amount": i.amount,
+                    "currency": i.currency,
+                    "status": i.status,
+                    "paid_at": _json(i.paid_at),
+                }
+                for i in invoices
+            ],
+        }
 
     async def overview(self) -> Overview:
         """The operator's numbers. MRR counts active subscriptions (cancelling ones pay
