@@ -545,6 +545,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     web.mount_payments(app, site, plaza.payments)
     web.mount_messaging(app, site)
     web.mount_calls(app, site, plaza.calls.policy)
+    web.mount_premium(app, site, plaza.billing)
 
     app.add_middleware(
         BodyLimitMiddleware, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes

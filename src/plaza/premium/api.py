@@ -66,7 +66,7 @@ def build_router(
     def receipt_out(receipt: Receipt) -> ReceiptOut:
         return ReceiptOut(
             id=receipt.id,
-            number=f"PLZ-{receipt.id}",
+            number=receipt.number,
             subscription_id=receipt.subscription_id,
             plan=plan_out(receipt.plan),
             period_start=receipt.period_start,

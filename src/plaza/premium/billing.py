@@ -101,6 +101,11 @@ class Receipt:
     paid_at: datetime
     transfer_id: int
 
+    @property
+    def number(self) -> str:
+        """The receipt number shown to people (and to their accountants)."""
+        return f"PLZ-{self.id}"
+
 
 @dataclass(frozen=True)
 class RenewalReport:

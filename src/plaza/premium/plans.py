@@ -25,9 +25,10 @@ class Plan:
         return round(self.price / self.months)
 
     def discount_percent(self, monthly: Plan) -> int:
-        """How much cheaper than paying ``monthly`` for the same months, in whole percent."""
+        """How much cheaper than paying ``monthly`` for the same months, in whole percent,
+        rounded down so that the page never promises more than the price gives."""
         full = monthly.price * self.months // monthly.months
-        return max(0, round(100 * (full - self.price) / full)) if full else 0
+        return max(0, 100 * (full - self.price) // full) if full else 0
 
 
 class Plans:

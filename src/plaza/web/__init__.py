@@ -4,6 +4,7 @@ from plaza.web.pages import mount
 from plaza.web.pages_calls import mount_calls
 from plaza.web.pages_messages import mount_messaging
 from plaza.web.pages_payments import mount_payments
+from plaza.web.pages_premium import mount_premium
 from plaza.web.pages_safety import mount_safety
 from plaza.web.pages_social_graph import mount_social_graph
 from plaza.web.pages_social_posts import mount_social_posts
@@ -16,6 +17,7 @@ __all__ = [
     "mount_calls",
     "mount_messaging",
     "mount_payments",
+    "mount_premium",
     "mount_safety",
     "mount_social_graph",
     "mount_social_posts",

@@ -70,6 +70,8 @@ export function showRefusal(box, text, rule = "", { alert = true } = {}) {
     slot.textContent = ""; // the same sentence again is still news when announced
   } else slot.removeAttribute("role");
   slot.textContent = text;
+  // Premium is the one rule the caller can change: say where.
+  if (text && rule === "premium_required") slot.append(" ", h("a", { href: "/premium" }, "Get Premium"));
   slot.hidden = !text;
   if (rule) slot.dataset.rule = rule;
   else delete slot.dataset.rule;
@@ -118,6 +120,12 @@ export function recheckCallButtons(username) {
   if (!username || !refused.length) return;
   answers.delete(username);
   for (const box of refused) checkBox(box);
+}
+
+/** Ask again for every box: the caller's own standing changed (Premium began or ended). */
+export function recheckAllCallButtons() {
+  answers.clear();
+  for (const box of document.querySelectorAll(".call-actions[data-call-ready]")) checkBox(box);
 }
 
 function setRefused(box, refusal) {

@@ -7,6 +7,7 @@ import { h, time } from "./dom.js";
 import { busy, showError } from "./forms.js";
 import { fillCallButtons } from "./calls-buttons.js";
 import { formatDuration, spokenDuration } from "./calls-common.js";
+import { badgeFor } from "./premium/badge.js";
 
 const PAGE_SIZE = 30;
 
@@ -50,7 +51,7 @@ function row(call) {
   const media = call.media === "video" ? "video" : "audio";
   const [short, spoken] = outcome(call);
   const who = other.username
-    ? h("a", { href: `/@${encodeURIComponent(other.username)}` }, other.display_name || `@${other.username}`, other.display_name ? h("span", { class: "muted" }, ` @${other.username}`) : null)
+    ? h("a", { href: `/@${encodeURIComponent(other.username)}` }, other.display_name || `@${other.username}`, badgeFor(other), other.display_name ? h("span", { class: "muted" }, ` @${other.username}`) : null)
     : h("span", { class: "muted" }, "Deleted account");
   const direction = `${outgoing ? "Outgoing" : "Incoming"} ${media} call`;
   const back = other.username ? h("span", { id: `call-back-${call.id}`, "data-call-username": other.username, "data-call-name": other.display_name || "", "data-call-media": media, "data-call-label": "Call back" }) : null;

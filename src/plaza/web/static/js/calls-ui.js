@@ -4,6 +4,7 @@
 
 import { h } from "./dom.js";
 import { formatDuration, spokenDuration } from "./calls-common.js";
+import { badgeFor } from "./premium/badge.js";
 
 const CONNECTION_TEXT = {
   new: "Connecting…",
@@ -134,7 +135,7 @@ export class CallScreen {
           if (event.key === "Escape") this.on.decline();
         },
       },
-      h("div", { class: "call-dialog__who" }, avatar(caller), h("div", {}, h("h2", { id: "call-dialog-title" }, `Incoming ${kind} call`), h("p", { id: "call-dialog-desc" }, h("strong", {}, displayName(caller)), caller.display_name && caller.username ? ` @${caller.username}` : "", " is calling you."))),
+      h("div", { class: "call-dialog__who" }, h("span", { class: "call-dialog__avatar" }, avatar(caller), badgeFor(caller)), h("div", {}, h("h2", { id: "call-dialog-title" }, `Incoming ${kind} call`), h("p", { id: "call-dialog-desc" }, h("strong", {}, displayName(caller)), caller.display_name && caller.username ? ` @${caller.username}` : "", " is calling you."))),
       this.dialogError,
       h(
         "div",
@@ -196,7 +197,8 @@ export class CallScreen {
       h(
         "div",
         { class: "call-panel__info" },
-        h("h2", { id: "call-panel-title" }, `${media === "video" ? "Video" : "Audio"} call with ${displayName(peer)}`),
+        // The badge sits beside the title, which setMedia() rewrites as text.
+        h("div", { class: "call-panel__title" }, h("h2", { id: "call-panel-title" }, `${media === "video" ? "Video" : "Audio"} call with ${displayName(peer)}`), badgeFor(peer)),
         h("p", { class: "call-panel__status" }, this.status, " ", this.clock, " ", this.connection),
       ),
       this.error,

@@ -14,7 +14,7 @@
 import { ApiError, api } from "./api.js";
 import { h } from "./dom.js";
 import { busy } from "./forms.js";
-import { checkBox, fillCallButtons, recheckCallButtons, showRefusal } from "./calls-buttons.js";
+import { checkBox, fillCallButtons, recheckAllCallButtons, recheckCallButtons, showRefusal } from "./calls-buttons.js";
 import { endedText, postOnUnload, refusalRule, refusalSentence } from "./calls-common.js";
 import { CallSession, iceConfiguration, openMedia } from "./calls-session.js";
 import { CallScreen } from "./calls-ui.js";
@@ -489,6 +489,8 @@ document.addEventListener("plaza:stream", (event) => {
   if (type === "conversation.updated" && data?.id === document.getElementById("conversation")?.dataset.conversationId) conversationButtons();
   // A message from someone whose buttons are refused may be the DM the rules wait for.
   if (type === "message.created" && !["system", "call"].includes(data?.kind)) recheckCallButtons(data?.sender?.username);
+  // Premium (which placing a call may need) started, lapsed or changed.
+  if (type === "premium.updated") recheckAllCallButtons();
 });
 
 window.plazaCall = Object.freeze({

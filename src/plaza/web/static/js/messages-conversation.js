@@ -15,6 +15,7 @@ import { createMessageComposer } from "./messages-composer.js";
 import { API, compareIds, conversationTitle, displayName, newClientId, others, preview, viewerUsername } from "./messages-common.js";
 import { createGroupPanel } from "./messages-group.js";
 import { renderMessage } from "./messages-render.js";
+import { badgeFor } from "./premium/badge.js";
 
 const PAGE_SIZE = 30;
 const CATCH_UP_PAGE = 100;
@@ -176,12 +177,14 @@ function canWrite() {
 
 function renderHeader() {
   const title = conversationTitle(conversation, me);
-  document.getElementById("dm-title").textContent = title;
-  document.title = `${title} · Messages · Plaza`;
   const people = others(conversation, me);
+  // A direct conversation is named after the other person: their badge goes with it.
+  const named = conversation.kind === "direct" && !conversation.name && people.length === 1;
+  document.getElementById("dm-title").replaceChildren(...[title, named ? badgeFor(people[0]) : null].filter(Boolean));
+  document.title = `${title} · Messages · Plaza`;
   const membersLine = document.getElementById("dm-members");
   membersLine.replaceChildren(
-    ...people.flatMap((m, i) => [i ? ", " : "", h("a", { href: `/@${encodeURIComponent(m.username)}` }, `@${m.username}`)]),
+    ...people.flatMap((m, i) => [i ? ", " : "", h("a", { href: `/@${encodeURIComponent(m.username)}` }, `@${m.username}`), named ? "" : badgeFor(m) || ""]),
     conversation.kind === "group" ? ` · ${people.length + 1} members` : "",
   );
   const pay = document.getElementById("dm-pay");

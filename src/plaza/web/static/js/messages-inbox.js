@@ -6,7 +6,8 @@ import { api } from "./api.js";
 import { h } from "./dom.js";
 import { busy, clearErrors, fieldError, showError } from "./forms.js";
 import { refreshMessagesBadge } from "./messages-badge.js";
-import { API, conversationTitle, preview, unreadBadge, usernames, viewerUsername } from "./messages-common.js";
+import { API, conversationTitle, others, preview, unreadBadge, usernames, viewerUsername } from "./messages-common.js";
+import { badgeFor } from "./premium/badge.js";
 import { timeElement } from "./social/post.js";
 
 const PAGE_SIZE = 30;
@@ -27,13 +28,16 @@ function row(conversation) {
   const unread = conversation.unread_count || 0;
   const title = conversationTitle(conversation, me);
   const when = conversation.last_message_at || conversation.created_at;
+  // A direct conversation is named after the other person: their badge goes with it.
+  const people = others(conversation, me);
+  const badge = conversation.kind === "direct" && !conversation.name && people.length === 1 ? badgeFor(people[0]) : null;
   return h(
     "li",
     { class: `dm-row${unread ? " dm-row--unread" : ""}`, "data-conversation-id": conversation.id },
     h(
       "a",
       { class: "dm-row__link", href: `/messages/${encodeURIComponent(conversation.id)}` },
-      h("span", { class: "dm-row__title" }, title, conversation.kind === "group" ? h("span", { class: "badge dm-row__kind" }, "Group") : null),
+      h("span", { class: "dm-row__title" }, title, badge, conversation.kind === "group" ? h("span", { class: "badge dm-row__kind" }, "Group") : null),
       h("span", { class: "dm-row__preview" }, preview(conversation.last_message, me, conversation)),
     ),
     h("span", { class: "dm-row__meta" }, when ? timeElement(when) : null, unread ? unreadBadge(unread) : null),

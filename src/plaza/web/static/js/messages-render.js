@@ -14,6 +14,7 @@ import { fillCallButtons } from "./calls-buttons.js";
 import { h, time } from "./dom.js";
 import { callSummary, displayName, paymentSentence, systemText } from "./messages-common.js";
 import { formatMoney } from "./payments/money.js";
+import { badgeFor } from "./premium/badge.js";
 import { timeElement } from "./social/post.js";
 import { videoPlayer } from "./social/video.js";
 
@@ -451,7 +452,7 @@ export function renderMessage(li, message, ctx) {
     h(
       "div",
       { class: "dm-msg__bubble" },
-      h("p", { class: `dm-msg__author${mine || !group ? " visually-hidden" : ""}` }, `${author}:`),
+      h("p", { class: `dm-msg__author${mine || !group ? " visually-hidden" : ""}` }, author, mine || !group ? null : badgeFor(message.sender), ":"),
       h("div", { class: "dm-msg__body" }, message.deleted ? null : replyQuote(message, ctx), content, message.deleted ? null : mediaBlock(message), pendingMedia),
       reactions(message, ctx),
     ),

@@ -17,6 +17,7 @@ const KINDS = {
   fee: "Instant cash-out fee",
   return: "Returned by the bank",
   dispute: "Dispute adjustment",
+  premium: "Plaza Premium",
 };
 
 function who(user) {
@@ -148,6 +149,13 @@ function historyRow(page, line) {
     `${sign}${formatMoney(line.amount)}`);
   const meta = h("p", { class: "row__meta" }, time(line.at), line.note ? ` · “${line.note}”` : "");
   const actions = h("div", { class: "row__actions" });
+  if (line.receipt_id) {
+    actions.append(h("a", {
+      class: "button button--small button--secondary",
+      href: `/premium/receipts/${encodeURIComponent(line.receipt_id)}`,
+      "aria-label": `Receipt for ${line.note || kind}`,
+    }, "Receipt"));
+  }
   if (incoming && line.kind === "payment" && line.payment_id) {
     actions.append(actionButton("Refund", `Refund ${formatMoney(line.amount)} to ${who(line.counterparty)}`, async () => {
       clearErrors($("history-error"));

@@ -4,6 +4,7 @@
 import { api, csrfToken } from "../api.js";
 import { h, time } from "../dom.js";
 import { busy, say, showError } from "../forms.js";
+import { badgeFor } from "../premium/badge.js";
 
 const PAGE_SIZE = 30;
 const WHAT = {
@@ -22,6 +23,13 @@ const FOLLOW_UP = {
   follow_request: ["/settings/privacy#requests", "Review"],
   message_request: ["/messages?tab=requests", "Open requests"],
   missed_call: ["/calls?tab=missed", "Call log"],
+  premium_payment_failed: ["/premium", "Manage Premium"],
+  premium_expired: ["/premium", "Renew Premium"],
+};
+// Notices from Plaza itself (their actor is the recipient): a sentence, not "X did Y".
+const FROM_PLAZA = {
+  premium_payment_failed: "Your Premium payment failed: top up your wallet and we will try again, or pay now. Premium stays on during the grace period.",
+  premium_expired: "Your Premium has ended: the verified badge, calls, long posts and edits are off until you subscribe again.",
 };
 
 /** Show the unread count next to the nav link (hidden at zero). */
@@ -52,8 +60,11 @@ function postLink(item) {
 
 function row(item) {
   const actor = item.actor;
-  const who = h("a", { href: `/@${encodeURIComponent(actor.username)}` }, h("strong", {}, actor.display_name || actor.username), ` @${actor.username}`);
-  const what = item.post_id ? h("a", { href: postLink(item) }, WHAT[item.kind] || item.kind) : WHAT[item.kind] || item.kind;
+  const notice = FROM_PLAZA[item.kind];
+  const who = notice
+    ? null
+    : h("a", { href: `/@${encodeURIComponent(actor.username)}` }, h("strong", {}, actor.display_name || actor.username), badgeFor(actor), ` @${actor.username}`);
+  const what = notice || (item.post_id ? h("a", { href: postLink(item) }, WHAT[item.kind] || item.kind) : WHAT[item.kind] || item.kind);
   const [href, label] = FOLLOW_UP[item.kind] || [];
   const extra = href ? h("a", { href, class: "button button--small button--secondary" }, label) : null;
   return h(
@@ -61,7 +72,7 @@ function row(item) {
     { class: `notification${item.read ? "" : " notification--unread"}` },
     item.read ? null : h("span", { class: "visually-hidden" }, "Unread: "),
     who,
-    " ",
+    who ? " " : null,
     what,
     " · ",
     time(item.created_at),

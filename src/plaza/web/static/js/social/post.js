@@ -3,6 +3,7 @@
 
 import { api } from "../api.js";
 import { confirmInline, h } from "../dom.js";
+import { verifiedBadge } from "../premium/badge.js";
 import { videoPlayer } from "./video.js";
 
 /** The signed-in user's username (from the page head), or null for a visitor. */
@@ -128,9 +129,8 @@ export function avatar(author, size = "md") {
   return h("span", { class: `avatar avatar--${size} avatar--initial`, "aria-hidden": "true" }, initial);
 }
 
-export function verifiedBadge() {
-  return h("span", { class: "verified", role: "img", "aria-label": "Verified account", title: "Verified account" }, "✓");
-}
+// One badge markup everywhere (search.js imports it from here).
+export { verifiedBadge };
 
 /** The author's name, badge and @handle, linking to the profile. */
 export function authorLine(author) {

@@ -6,6 +6,7 @@ import { api } from "../api.js";
 import { h } from "../dom.js";
 import { busy, clearErrors, say, showError } from "../forms.js";
 import { uploadFile } from "../media/upload.js";
+import { badgeFor } from "../premium/badge.js";
 
 const PAGE_SIZE = 30;
 
@@ -18,7 +19,7 @@ export function personRow(author) {
     "a",
     { href: `/@${encodeURIComponent(author.username)}`, class: "people__name" },
     h("strong", {}, author.display_name || author.username),
-    author.verified ? h("span", { class: "verified", title: "Verified account" }, " ✓", h("span", { class: "visually-hidden" }, " Verified account")) : null,
+    badgeFor(author),
     h("span", { class: "muted" }, ` @${author.username}`),
   );
   return h("li", { class: "people__row" }, avatar, name);
