@@ -230,3 +230,6 @@ document.addEventListener("plaza:resync", refreshSoon);
 
 page.refresh();
 loadVerification();
+// The forms' buttons wait for this script: a click before it ran would submit the
+// form natively and be lost.
+for (const button of document.querySelectorAll("button[data-needs-script]")) button.disabled = false;
