@@ -93,3 +93,12 @@ async def test_a_subscription_lives_renews_lapses_and_comes_back(
 
 def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_subscription_records_follow_the_table_columns() -> None:
+    # ``charging.load`` builds records positionally from ``select(*table.c)``.
+    from dataclasses import fields
+
+    from plaza.premium.charging import SUBSCRIPTIONS, Sub
+
+    assert [f.name for f in fields(Sub)] == [c.name for c in SUBSCRIPTIONS.c]

@@ -114,6 +114,25 @@ _SAVE = (
     .where(SUBSCRIPTIONS.c.id == bindparam("k_id"))
     .values({name: bindparam(f"v_{name}", type_=SUBSCRIPTIONS.c[name].type) for name in _MUTABLE})
 )
+# A renewal paid (most of a renewal run) changes only these: a narrower statement.
+# Not the status: the live-subscription index is partial on it, and SQLite rewrites
+# the index entry of every row whose update sets a column the index depends on.
+_RENEWED = (
+    "period_index",
+    "current_period_start",
+    "current_period_end",
+    "attempts",
+    "past_due_since",
+    "next_attempt_at",
+    "due_at",
+    "access_until",
+    "updated_at",
+)
+_SAVE_RENEWED = (
+    update(SUBSCRIPTIONS)
+    .where(SUBSCRIPTIONS.c.id == bindparam("k_id"))
+    .values({name: bindparam(f"v_{name}", type_=SUBSCRIPTIONS.c[name].type) for name in _RENEWED})
+)
 _PAY_INVOICE = (
     update(INVOICES)
     .where(INVOICES.c.id == bindparam("k_id"))
@@ -136,8 +155,9 @@ def select_subscriptions() -> Select[Any]:
 
 
 async def load(session: AsyncSession, query: Select[Any]) -> list[Sub]:
-    """The rows ``query`` (built on ``select_subscriptions``) finds, as records."""
-    return [Sub(**row._mapping) for row in await session.execute(query)]
+    """The rows ``query`` (built on ``select_subscriptions``) finds, as records (the
+    columns of ``select_subscriptions`` are in the order of ``Sub``'s fields)."""
+    return [Sub(*row) for row in await session.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -165,6 +185,7 @@ class Changes:
     """Everything one transaction writes, collected while deciding, written in bulk."""
 
     subs: dict[int, Sub] = field(default_factory=dict)
+    renewed: dict[int, Sub] = field(default_factory=dict)
     new_invoices: list[dict[str, Any]] = field(default_factory=list)
     paid_invoices: list[dict[str, Any]] = field(default_factory=list)
     retried_invoices: list[dict[str, Any]] = field(default_factory=list)
@@ -173,9 +194,15 @@ class Changes:
     announce: list[Sub] = field(default_factory=list)
 
     def changed(self, sub: Sub, *, announce: bool = False) -> None:
+        self.renewed.pop(sub.id, None)
         self.subs[sub.id] = sub
         if announce:
             self.announce.append(sub)
+
+    def renew(self, sub: Sub) -> None:
+        """``sub`` changed only in the ``_RENEWED`` columns."""
+        if sub.id not in self.subs:
+            self.renewed[sub.id] = sub
 
 
 def describe(plan: str, start: datetime, end: datetime) -> str:
@@ -183,8 +210,12 @@ def describe(plan: str, start: datetime, end: datetime) -> str:
     return f"Plaza Premium ({plan}), {_day(start)} - {_day(end)}"
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def _day(moment: datetime) -> str:
-    return f"{moment.day} {moment:%b %Y}"
+    # Not strftime: it is locale-dependent, and slow enough to show in a renewal run.
+    return f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year}"
 
 
 class Charger:
@@ -274,7 +305,10 @@ class Charger:
         sub.due_at = due.end
         sub.access_until = due.end if sub.cancel_at_period_end else due.end + self.policy.grace
         sub.updated_at = now
-        changes.changed(sub, announce=was_past_due)
+        if was_past_due:
+            changes.changed(sub, announce=True)
+        else:
+            changes.renew(sub)
 
     def failed(self, changes: Changes, due: Due, now: datetime) -> None:
         """A failed charge: the period is entered unpaid (past due) and retried every
@@ -340,6 +374,12 @@ class Charger:
                 for sub in changes.subs.values()
             ]
             await session.execute(_SAVE, rows)
+        if changes.renewed:
+            rows = [
+                {"k_id": sub.id} | {f"v_{name}": getattr(sub, name) for name in _RENEWED}
+                for sub in changes.renewed.values()
+            ]
+            await session.execute(_SAVE_RENEWED, rows)
         for kind, user_ids in changes.notices.items():
             await self.notifier.notify_own_account(session, user_ids, kind)
         for sub in changes.announce:
