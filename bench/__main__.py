@@ -18,6 +18,7 @@ from bench import (
     ledger,
     me_read,
     media_range,
+    premium_renewals,
     profile_me,
     signin,
     social_posts,
@@ -39,6 +40,8 @@ BENCHMARKS = {
     # Short versions too: ``python -m bench.calls_signalling`` alone for the full curve.
     "calls_signalling": lambda argv: calls_signalling.main(["--quick", *argv]),
     "calls_aiortc": lambda argv: calls_aiortc.main(["--quick", *argv]),
+    # 5,000 subscriptions here: ``python -m bench.premium_renewals`` alone renews 100,000.
+    "premium_renewals": lambda argv: premium_renewals.main(["--quick", *argv]),
 }
 
 
