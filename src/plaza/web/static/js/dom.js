@@ -56,10 +56,10 @@ export function describeAgent(ua) {
  * Ask "are you sure?" in place of `button`: resolves true if the user confirms.
  * Keeps focus on the new controls, and returns it to `button` afterwards.
  */
-export function confirmInline(button, question, confirmLabel) {
+export function confirmInline(button, question, confirmLabel, cancelLabel = "Cancel") {
   return new Promise((resolve) => {
     const yes = h("button", { type: "button", class: "button button--danger button--small" }, confirmLabel);
-    const no = h("button", { type: "button", class: "button button--secondary button--small" }, "Cancel");
+    const no = h("button", { type: "button", class: "button button--secondary button--small" }, cancelLabel);
     const box = h("div", { class: "confirm", role: "group", "aria-label": question }, h("span", {}, question), yes, no);
     const done = (answer) => {
       box.remove();

@@ -6,7 +6,7 @@
 // device) it reads the subscription again.
 
 import { ApiError, api } from "../api.js";
-import { formatDate, h } from "../dom.js";
+import { confirmInline, formatDate, h } from "../dom.js";
 import { busy, clearErrors, say, showError } from "../forms.js";
 import { formatMoney, postMoney } from "../payments/money.js";
 
@@ -202,29 +202,6 @@ for (const button of document.querySelectorAll("[data-plan]")) {
   button.disabled = false;
 }
 
-/** "Are you sure?" in place of the Cancel button, with words that can't be misread. */
-function confirmCancel(button, question) {
-  return new Promise((resolve) => {
-    const yes = h("button", { type: "button", class: "button button--danger button--small" }, "Yes, cancel Premium");
-    const no = h("button", { type: "button", class: "button button--secondary button--small" }, "Keep Premium");
-    const box = h("div", { class: "confirm", role: "group", "aria-label": "Cancel Premium?" }, h("span", {}, question), yes, no);
-    const done = (answer) => {
-      box.remove();
-      button.hidden = false;
-      if (!answer) button.focus();
-      resolve(answer);
-    };
-    yes.addEventListener("click", () => done(true));
-    no.addEventListener("click", () => done(false));
-    box.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") done(false);
-    });
-    button.hidden = true;
-    button.after(box);
-    no.focus();
-  });
-}
-
 /** Run a manage action; `work` resolves to the new Subscription. */
 async function act(button, work, done) {
   const region = $("manage-error");
@@ -255,7 +232,8 @@ $("cancel").addEventListener("click", async (event) => {
   const question = pastDue
     ? "Cancel Premium? Its payment is overdue, so it ends now."
     : `Cancel Premium? It stays on until ${formatDate(subscription.current_period_end)}, and you won’t be charged again.`;
-  if (!(await confirmCancel(button, question))) return;
+  // Words that can't be misread: "Cancel" would be ambiguous beside "Cancel Premium".
+  if (!(await confirmInline(button, question, "Yes, cancel Premium", "Keep Premium"))) return;
   await act(button, () => api.delete(`${API}/subscription`), (sub) =>
     isLive(sub) ? `Premium is cancelled: it stays on until ${formatDate(sub.access_until || sub.current_period_end)}.` : "Premium is cancelled and has ended.");
 });
