@@ -416,7 +416,8 @@ class Charger:
         }
 
     def _specs(self, due: Due, revenue: int) -> list[TransferSpec]:
-        """Reserve the price in the wallet, then post it to the revenue account."""
+        """Reserve the price in the wallet, then post it to the revenue account, as one
+        linked chain."""
         sub = due.sub
         metadata = {
             "receipt_id": str(due.invoice_id),
@@ -432,6 +433,9 @@ class Charger:
                 code=PREMIUM_CODE,
                 metadata=metadata,
                 pending=True,
+                # The reservation and its post apply together or not at all: a post
+                # refused for any reason never leaves the price held in the wallet.
+                linked=True,
             ),
             TransferSpec(
                 id=due.post_id,
